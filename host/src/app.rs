@@ -1,0 +1,268 @@
+//! The running application: its routes and pre-instantiated components, and
+//! how one HTTP request becomes one fresh guest instance.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use tracing::Instrument as _;
+use wasmtime::component::Linker;
+use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::{WasiBody, WasiHttpView as _};
+
+use crate::host_error::HostError;
+use crate::outbound_http::OutboundHttp;
+use crate::routing::{RouteMatch, Router};
+use crate::services::Services;
+use crate::state::{ComponentContext, GuestState};
+
+pub struct LoadedComponent {
+    pub pre: ProxyPre<GuestState>,
+    pub context: Arc<ComponentContext>,
+}
+
+pub struct App {
+    this: Weak<App>,
+    engine: Engine,
+    router: Router,
+    components: HashMap<String, LoadedComponent>,
+    services: Arc<Services>,
+    request_timeout: Duration,
+}
+
+/// Everything needed to build an [`App`], already validated.
+pub struct AppParts {
+    pub engine: Engine,
+    pub router: Router,
+    pub components: HashMap<String, LoadedComponent>,
+    pub services: Arc<Services>,
+    pub request_timeout: Duration,
+}
+
+/// Spin's request headers, set by the host only: a client's own copies are
+/// removed so that a guest can trust them.
+const SPIN_HEADER_PREFIX: &str = "spin-";
+
+impl App {
+    pub fn new(parts: AppParts) -> Arc<Self> {
+        Arc::new_cyclic(|this| Self {
+            this: this.clone(),
+            engine: parts.engine,
+            router: parts.router,
+            components: parts.components,
+            services: parts.services,
+            request_timeout: parts.request_timeout,
+        })
+    }
+
+    /// The linker every component is pre-instantiated with: WASI 0.2,
+    /// wasi-http and the Spin interfaces.
+    pub fn linker(engine: &Engine) -> anyhow::Result<Linker<GuestState>> {
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        crate::spin::add_to_linker(&mut linker)?;
+        Ok(linker)
+    }
+
+    /// Routes a request by its path and runs the matching component.
+    pub async fn handle(
+        &self,
+        request: Request<WasiBody>,
+        request_id: Arc<str>,
+        client: Option<SocketAddr>,
+    ) -> Response<WasiBody> {
+        let path = request.uri().path().to_owned();
+        let Some(route) = self.router.route(&path) else {
+            return HostError::NoRoute.into_response();
+        };
+        let request = with_spin_headers(request, &route, client);
+        self.run(route.component, request, request_id).await
+    }
+
+    /// Spin's service chaining: `http://<component>.spin.internal/...` goes
+    /// straight to that component, whatever its route.
+    pub async fn handle_chained(
+        &self,
+        component: &str,
+        request: Request<WasiBody>,
+        request_id: Arc<str>,
+    ) -> Response<WasiBody> {
+        self.run(component, request, request_id).await
+    }
+
+    async fn run(
+        &self,
+        component_id: &str,
+        request: Request<WasiBody>,
+        request_id: Arc<str>,
+    ) -> Response<WasiBody> {
+        let Some(component) = self.components.get(component_id) else {
+            return HostError::NoRoute.into_response();
+        };
+        match self.invoke(component, request, request_id.clone()).await {
+            Ok(response) => response,
+            Err(error) => {
+                tracing::error!(
+                    component = %component_id,
+                    request_id = %request_id,
+                    error = %format!("{error:#}"),
+                    "request failed in the host"
+                );
+                error.into_response()
+            }
+        }
+    }
+
+    async fn invoke(
+        &self,
+        component: &LoadedComponent,
+        request: Request<WasiBody>,
+        request_id: Arc<str>,
+    ) -> Result<Response<WasiBody>, HostError> {
+        let outbound = OutboundHttp::new(
+            self.this.clone(),
+            component.context.clone(),
+            request_id.clone(),
+        );
+        let state = GuestState::new(
+            component.context.clone(),
+            self.services.clone(),
+            outbound,
+            request_id.clone(),
+        );
+        let mut store = Store::new(&self.engine, state);
+        // The guest yields to other tasks at every epoch tick and is
+        // interrupted once its deadline has passed, so one runaway request
+        // can neither hog a worker thread nor run forever.
+        let deadline = Instant::now() + self.request_timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let request = ensure_authority(request);
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, request)
+            .map_err(|e| HostError::Internal(e.into()))?;
+        let outparam = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(|e| HostError::Internal(e.into()))?;
+
+        let pre = component.pre.clone();
+        let component_id = component.context.id.clone();
+        let task_request_id = request_id.clone();
+        let task = tokio::spawn(
+            async move {
+                let result = async {
+                    let proxy = pre.instantiate_async(&mut store).await?;
+                    proxy
+                        .wasi_http_incoming_handler()
+                        .call_handle(&mut store, incoming, outparam)
+                        .await
+                }
+                .await;
+                if let Err(error) = &result {
+                    tracing::error!(
+                        component = %component_id,
+                        request_id = %task_request_id,
+                        error = %format!("{error:?}"),
+                        "guest failed"
+                    );
+                }
+                result
+            }
+            .in_current_span(),
+        );
+
+        match tokio::time::timeout(self.request_timeout, receiver).await {
+            Ok(Ok(Ok(response))) => Ok(response),
+            Ok(Ok(Err(code))) => Err(HostError::GuestError(format!("{code:?}"))),
+            // The guest returned or trapped without answering.
+            Ok(Err(_)) => Err(HostError::NoResponse),
+            Err(_) => {
+                task.abort();
+                Err(HostError::Timeout(self.request_timeout))
+            }
+        }
+    }
+}
+
+/// wasi-http needs an authority; HTTP/1.0 clients may send no `Host`.
+fn ensure_authority(mut request: Request<WasiBody>) -> Request<WasiBody> {
+    if request.uri().authority().is_none() && !request.headers().contains_key(http::header::HOST) {
+        request
+            .headers_mut()
+            .insert(http::header::HOST, HeaderValue::from_static("localhost"));
+    }
+    request
+}
+
+fn with_spin_headers(
+    mut request: Request<WasiBody>,
+    route: &RouteMatch<'_>,
+    client: Option<SocketAddr>,
+) -> Request<WasiBody> {
+    let host = request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .or_else(|| {
+            request
+                .headers()
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".to_owned());
+    let full_url = format!("http://{host}{path_and_query}");
+
+    let headers = request.headers_mut();
+    let spoofed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with(SPIN_HEADER_PREFIX))
+        .cloned()
+        .collect();
+    for name in spoofed {
+        headers.remove(name);
+    }
+    let mut set = |name: &str, value: &str| {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    };
+    set("spin-full-url", &full_url);
+    set("spin-path-info", &route.path_info);
+    set("spin-matched-route", route.raw_route);
+    set("spin-raw-component-route", route.raw_route);
+    set("spin-component-route", &route.component_route);
+    set("spin-base-path", "/");
+    if let Some(client) = client {
+        set("spin-client-addr", &client.to_string());
+    }
+    for (name, value) in &route.params {
+        set(&format!("spin-path-match-{name}"), value);
+    }
+    request
+}

@@ -1,0 +1,287 @@
+//! `spin.toml`: the subset of Spin's application manifest (version 2) that
+//! `sales-host` runs, read strictly so that a typo is an error at start-up
+//! instead of a setting silently ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::variables::Template;
+
+/// Why a manifest cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path:?}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid manifest {path:?}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("unsupported spin_manifest_version {0}: only 2 is supported")]
+    Version(u32),
+    #[error("invalid manifest: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub spin_manifest_version: u32,
+    pub application: Application,
+    #[serde(default)]
+    pub variables: BTreeMap<String, Variable>,
+    #[serde(default)]
+    pub trigger: Triggers,
+    #[serde(default)]
+    pub component: BTreeMap<String, Component>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Application {
+    pub name: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub authors: Vec<String>,
+}
+
+/// An application variable. Spin requires exactly one of `default` or
+/// `required = true`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variable {
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Triggers {
+    #[serde(default)]
+    pub http: Vec<HttpTrigger>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTrigger {
+    pub route: String,
+    pub component: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    pub source: PathBuf,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+    #[serde(default)]
+    pub environment: BTreeMap<String, String>,
+    #[serde(default)]
+    pub build: Option<ComponentBuild>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentBuild {
+    pub command: String,
+    #[serde(default)]
+    pub workdir: Option<PathBuf>,
+    #[serde(default)]
+    pub watch: Vec<String>,
+}
+
+/// A manifest together with the directory its relative paths start from.
+#[derive(Debug, Clone)]
+pub struct LoadedManifest {
+    pub manifest: Manifest,
+    pub dir: PathBuf,
+}
+
+impl LoadedManifest {
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let manifest = Manifest::parse(&text).map_err(|e| match e {
+            ManifestError::Parse { source, .. } => ManifestError::Parse {
+                path: path.to_owned(),
+                source,
+            },
+            other => other,
+        })?;
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_owned();
+        Ok(Self { manifest, dir })
+    }
+
+    /// A component's `source`, resolved against the manifest's directory.
+    pub fn source_path(&self, component: &Component) -> PathBuf {
+        self.dir.join(&component.source)
+    }
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Self, ManifestError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|source| ManifestError::Parse {
+            path: PathBuf::new(),
+            source,
+        })?;
+        manifest.validate()?;
+        Ok(manifest)
+    }
+
+    fn validate(&self) -> Result<(), ManifestError> {
+        if self.spin_manifest_version != 2 {
+            return Err(ManifestError::Version(self.spin_manifest_version));
+        }
+        for (name, variable) in &self.variables {
+            check_variable_name(name)?;
+            match (&variable.default, variable.required) {
+                (Some(_), true) => {
+                    return Err(invalid(format!(
+                        "variable {name:?} has a default and is required: choose one"
+                    )))
+                }
+                (None, false) => {
+                    return Err(invalid(format!(
+                        "variable {name:?} needs a default or `required = true`"
+                    )))
+                }
+                _ => {}
+            }
+        }
+        for (id, component) in &self.component {
+            for (name, template) in &component.variables {
+                check_variable_name(name)
+                    .map_err(|e| invalid(format!("component {id:?}: {e}")))?;
+                let template = Template::parse(template)
+                    .map_err(|e| invalid(format!("component {id:?} variable {name:?}: {e}")))?;
+                for reference in template.references() {
+                    if !self.variables.contains_key(reference) {
+                        return Err(invalid(format!(
+                            "component {id:?} variable {name:?} refers to undeclared application variable {reference:?}"
+                        )));
+                    }
+                }
+            }
+        }
+        let mut routes = std::collections::HashSet::new();
+        for trigger in &self.trigger.http {
+            if !self.component.contains_key(&trigger.component) {
+                return Err(invalid(format!(
+                    "http trigger for route {:?} names unknown component {:?}",
+                    trigger.route, trigger.component
+                )));
+            }
+            if !routes.insert(trigger.route.as_str()) {
+                return Err(invalid(format!("route {:?} is declared twice", trigger.route)));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: String) -> ManifestError {
+    ManifestError::Invalid(message)
+}
+
+/// Spin's rule for variable names: lowercase ASCII letters, digits and `_`,
+/// starting with a letter.
+pub fn check_variable_name(name: &str) -> Result<(), ManifestError> {
+    let mut chars = name.chars();
+    let valid = matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'));
+    if valid {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "variable name {name:?} must be lowercase letters, digits and `_`, starting with a letter"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+spin_manifest_version = 2
+[application]
+name = "demo"
+[variables]
+redis_url = { required = true }
+greeting = { default = "hi" }
+[[trigger.http]]
+route = "/a/..."
+component = "a"
+[component.a]
+source = "a.wasm"
+allowed_outbound_hosts = ["redis://*:*"]
+[component.a.variables]
+redis_url = "{{ redis_url }}"
+"#;
+
+    #[test]
+    fn a_minimal_manifest_parses() {
+        let manifest = Manifest::parse(MINIMAL).unwrap();
+        assert_eq!(manifest.trigger.http[0].component, "a");
+        assert!(manifest.variables["redis_url"].required);
+    }
+
+    #[test]
+    fn an_unknown_key_is_an_error() {
+        let text = MINIMAL.replace("source = \"a.wasm\"", "source = \"a.wasm\"\nsourse = 1");
+        let err = Manifest::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("sourse"), "{err}");
+    }
+
+    #[test]
+    fn a_trigger_naming_an_unknown_component_is_an_error() {
+        let text = MINIMAL.replace("component = \"a\"", "component = \"b\"");
+        let err = Manifest::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("unknown component \"b\""), "{err}");
+    }
+
+    #[test]
+    fn a_variable_without_default_or_required_is_an_error() {
+        let text = MINIMAL.replace("greeting = { default = \"hi\" }", "greeting = {}");
+        assert!(Manifest::parse(&text).is_err());
+    }
+
+    #[test]
+    fn a_component_variable_must_refer_to_a_declared_variable() {
+        let text = MINIMAL.replace("{{ redis_url }}", "{{ redis_host }}");
+        let err = Manifest::parse(&text).unwrap_err().to_string();
+        assert!(err.contains("redis_host"), "{err}");
+    }
+
+    #[test]
+    fn variable_names_follow_spins_rule() {
+        assert!(check_variable_name("database_url").is_ok());
+        assert!(check_variable_name("Database_url").is_err());
+        assert!(check_variable_name("1abc").is_err());
+        assert!(check_variable_name("a-b").is_err());
+    }
+}

@@ -1,0 +1,104 @@
+//! Connections to the real services, shared by every guest instance: one
+//! Postgres pool and one multiplexed Redis connection per address.
+
+use std::collections::HashMap;
+use std::str::FromStr as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+/// Settings for the connections the host opens on the guests' behalf.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceLimits {
+    pub pg_pool_size: usize,
+    pub connect_timeout: Duration,
+    pub redis_response_timeout: Duration,
+}
+
+impl Default for ServiceLimits {
+    fn default() -> Self {
+        Self {
+            pg_pool_size: 32,
+            connect_timeout: Duration::from_secs(2),
+            redis_response_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct Services {
+    limits: ServiceLimits,
+    pg: Mutex<HashMap<String, Pool>>,
+    redis: tokio::sync::Mutex<HashMap<String, ConnectionManager>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid address: {0}")]
+    InvalidAddress(String),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl Services {
+    pub fn new(limits: ServiceLimits) -> Self {
+        Self {
+            limits,
+            pg: Mutex::default(),
+            redis: tokio::sync::Mutex::default(),
+        }
+    }
+
+    /// The pool for `address`, created on first use. Creating a pool opens no
+    /// connection, so this never waits on the network.
+    pub fn pg_pool(&self, address: &str) -> Result<Pool, ServiceError> {
+        let mut pools = self.pg.lock().expect("pg pool map poisoned");
+        if let Some(pool) = pools.get(address) {
+            return Ok(pool.clone());
+        }
+        let mut config = tokio_postgres::Config::from_str(address)
+            .map_err(|e| ServiceError::InvalidAddress(e.to_string()))?;
+        config.connect_timeout(self.limits.connect_timeout);
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.limits.pg_pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.limits.connect_timeout * 2))
+            .create_timeout(Some(self.limits.connect_timeout))
+            .recycle_timeout(Some(self.limits.connect_timeout))
+            .build()
+            .map_err(|e| ServiceError::InvalidAddress(e.to_string()))?;
+        pools.insert(address.to_owned(), pool.clone());
+        Ok(pool)
+    }
+
+    /// The multiplexed connection for `address`, connected on first use and
+    /// reconnected by the manager after a failure.
+    pub async fn redis(&self, address: &str) -> Result<ConnectionManager, ServiceError> {
+        let mut connections = self.redis.lock().await;
+        if let Some(connection) = connections.get(address) {
+            return Ok(connection.clone());
+        }
+        let client = redis::Client::open(address)
+            .map_err(|e| ServiceError::InvalidAddress(e.to_string()))?;
+        // Few, quick retries: a guest waiting on a dead cache should learn so
+        // in about a second and carry on without it.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_max_delay(200)
+            .set_connection_timeout(self.limits.connect_timeout)
+            .set_response_timeout(self.limits.redis_response_timeout);
+        let connection = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
+        connections.insert(address.to_owned(), connection.clone());
+        Ok(connection)
+    }
+}

@@ -92,7 +92,12 @@ impl App {
         request: Request<WasiBody>,
         request_id: Arc<str>,
     ) -> Response<WasiBody> {
-        self.run(component, request, request_id).await
+        let path = request.uri().path().to_owned();
+        let Some(route) = self.router.chained(component, &path) else {
+            return HostError::NoRoute.into_response();
+        };
+        let request = with_spin_headers(request, &route, None);
+        self.run(route.component, request, request_id).await
     }
 
     async fn run(

@@ -113,7 +113,9 @@ fn deserialize(engine: &Engine, path: &Path) -> anyhow::Result<Component> {
 
 fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
-    engine.precompile_compatibility_hash().hash(&mut engine_hash);
+    engine
+        .precompile_compatibility_hash()
+        .hash(&mut engine_hash);
     let digest = Sha256::digest(wasm);
     format!("{}-{:016x}", hex(&digest[..16]), engine_hash.finish())
 }

@@ -13,7 +13,11 @@ use sales_host::services::ServiceLimits;
 use sales_host::startup::{self, HostSettings};
 
 #[derive(Parser)]
-#[command(name = "sales-host", version, about = "Runs the Sales API's Spin components")]
+#[command(
+    name = "sales-host",
+    version,
+    about = "Runs the Sales API's Spin components"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -71,7 +75,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let env: HashMap<String, String> = std::env::vars().collect();
     sales_host::logging::init(&log_filter(&env));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("sales-host: cannot start the async runtime: {error}");

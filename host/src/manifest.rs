@@ -174,8 +174,7 @@ impl Manifest {
         }
         for (id, component) in &self.component {
             for (name, template) in &component.variables {
-                check_variable_name(name)
-                    .map_err(|e| invalid(format!("component {id:?}: {e}")))?;
+                check_variable_name(name).map_err(|e| invalid(format!("component {id:?}: {e}")))?;
                 let template = Template::parse(template)
                     .map_err(|e| invalid(format!("component {id:?} variable {name:?}: {e}")))?;
                 for reference in template.references() {
@@ -196,7 +195,10 @@ impl Manifest {
                 )));
             }
             if !routes.insert(trigger.route.as_str()) {
-                return Err(invalid(format!("route {:?} is declared twice", trigger.route)));
+                return Err(invalid(format!(
+                    "route {:?} is declared twice",
+                    trigger.route
+                )));
             }
         }
         Ok(())

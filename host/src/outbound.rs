@@ -47,7 +47,10 @@ impl Destination {
     pub fn parse(address: &str) -> Option<Self> {
         let url = Url::parse(address).ok()?;
         let scheme = url.scheme().to_ascii_lowercase();
-        let host = url.host_str()?.trim_matches(['[', ']']).to_ascii_lowercase();
+        let host = url
+            .host_str()?
+            .trim_matches(['[', ']'])
+            .to_ascii_lowercase();
         let port = url.port().or_else(|| default_port(&scheme))?;
         Some(Self { scheme, host, port })
     }
@@ -149,7 +152,9 @@ impl AllowedHost {
         } else if let Some(suffix) = host.strip_prefix("*.") {
             HostPattern::Suffix(format!(".{suffix}"))
         } else if host.contains('*') {
-            return Err(error("`*` may only stand for a whole host or its leading labels"));
+            return Err(error(
+                "`*` may only stand for a whole host or its leading labels",
+            ));
         } else {
             HostPattern::Exact(host)
         };
@@ -235,7 +240,10 @@ mod tests {
             "foo://example.com",
             "*://example.com",
         ] {
-            assert!(AllowedHosts::parse(&[entry]).is_err(), "{entry} should be rejected");
+            assert!(
+                AllowedHosts::parse(&[entry]).is_err(),
+                "{entry} should be rejected"
+            );
         }
     }
 

@@ -14,7 +14,8 @@ use crate::outbound::Destination;
 use crate::state::ComponentContext;
 
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
-type SendFuture = Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
+type SendFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), Error>> + Send>;
 
 /// Used when the guest does not set its own: wasi-http's defaults (10
 /// minutes) would let one dead upstream hold a request for that long.

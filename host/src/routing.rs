@@ -70,6 +70,21 @@ impl Router {
     }
 }
 
+impl Router {
+    /// Spin's service chaining addresses a component, not a route: the
+    /// whole path is the component's path info.
+    pub fn chained<'a>(&'a self, component: &str, path: &str) -> Option<RouteMatch<'a>> {
+        let route = self.routes.iter().find(|r| r.component == component)?;
+        Some(RouteMatch {
+            component: &route.component,
+            raw_route: &route.raw,
+            component_route: route.component_route(),
+            path_info: path.to_owned(),
+            params: BTreeMap::new(),
+        })
+    }
+}
+
 fn split(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()
 }
@@ -173,39 +188,55 @@ mod tests {
 
     #[test]
     fn exact_routes_match_only_their_path() {
-        let m = router().route("/health").unwrap();
+        let router = router();
+        let m = router.route("/health").unwrap();
         assert_eq!(m.component, "health");
         assert_eq!(m.path_info, "");
-        assert_eq!(router().route("/health/x").unwrap().component, "fallback");
+        assert_eq!(router.route("/health/x").unwrap().component, "fallback");
     }
 
     #[test]
     fn the_longest_wildcard_wins_and_yields_path_info() {
-        let m = router().route("/api/v1/orders/123").unwrap();
+        let router = router();
+        let m = router.route("/api/v1/orders/123").unwrap();
         assert_eq!(m.component, "orders");
         assert_eq!(m.raw_route, "/api/v1/orders/...");
         assert_eq!(m.component_route, "/api/v1/orders");
         assert_eq!(m.path_info, "/123");
-        assert_eq!(router().route("/api/v2").unwrap().component, "api");
+        assert_eq!(router.route("/api/v2").unwrap().component, "api");
     }
 
     #[test]
     fn a_wildcard_matches_its_own_base() {
-        let m = router().route("/api/v1/orders").unwrap();
+        let router = router();
+        let m = router.route("/api/v1/orders").unwrap();
         assert_eq!(m.component, "orders");
         assert_eq!(m.path_info, "");
     }
 
     #[test]
     fn exact_beats_wildcard() {
-        assert_eq!(router().route("/api/v1/orders/special").unwrap().component, "special");
+        assert_eq!(
+            router().route("/api/v1/orders/special").unwrap().component,
+            "special"
+        );
     }
 
     #[test]
     fn params_are_captured() {
-        let m = router().route("/products/abc").unwrap();
+        let router = router();
+        let m = router.route("/products/abc").unwrap();
         assert_eq!(m.component, "product");
         assert_eq!(m.params["id"], "abc");
+    }
+
+    #[test]
+    fn chained_requests_reach_the_component_with_the_whole_path() {
+        let router = router();
+        let m = router.chained("orders", "/123").unwrap();
+        assert_eq!(m.component, "orders");
+        assert_eq!(m.path_info, "/123");
+        assert_eq!(router.chained("nope", "/"), None);
     }
 
     #[test]

@@ -77,12 +77,22 @@ pub async fn serve(
         });
     }
     tracing::info!("shutting down: no new connections, draining in-flight requests");
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
-        tracing::warn!(?drain, "in-flight requests still running after the drain period");
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?drain,
+            "in-flight requests still running after the drain period"
+        );
     }
 }
 
-async fn handle(app: Arc<App>, request: Request<Incoming>, client: SocketAddr) -> Response<WasiBody> {
+async fn handle(
+    app: Arc<App>,
+    request: Request<Incoming>,
+    client: SocketAddr,
+) -> Response<WasiBody> {
     let started = Instant::now();
     let id = request_id(&request);
     let method = request.method().clone();
@@ -90,16 +100,18 @@ async fn handle(app: Arc<App>, request: Request<Incoming>, client: SocketAddr) -
     let span = tracing::info_span!("request", request_id = %id);
     async move {
         let (mut parts, body) = request.into_parts();
-        parts
-            .headers
-            .insert(REQUEST_ID, HeaderValue::from_str(&id).expect("validated request id"));
+        parts.headers.insert(
+            REQUEST_ID,
+            HeaderValue::from_str(&id).expect("validated request id"),
+        );
         let body = body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync();
         let mut response = app
             .handle(Request::from_parts(parts, body), id.clone(), Some(client))
             .await;
-        response
-            .headers_mut()
-            .insert(REQUEST_ID, HeaderValue::from_str(&id).expect("validated request id"));
+        response.headers_mut().insert(
+            REQUEST_ID,
+            HeaderValue::from_str(&id).expect("validated request id"),
+        );
         tracing::info!(
             method = %method,
             path = %path,

@@ -249,7 +249,10 @@ log_level = { default = "info" }
     fn templates_render_literals_and_references() {
         let vars =
             ResolvedVariables::resolve(&manifest(), &env(&[("DATABASE_URL", "pg")])).unwrap();
-        assert_eq!(vars.render("x-{{ log_level }}-{{database_url}}").unwrap(), "x-info-pg");
+        assert_eq!(
+            vars.render("x-{{ log_level }}-{{database_url}}").unwrap(),
+            "x-info-pg"
+        );
         assert!(vars.render("{{ nope }}").is_err());
         assert!(Template::parse("{{ unclosed").is_err());
         assert!(Template::parse("{{ Bad }}").is_err());
@@ -262,7 +265,13 @@ log_level = { default = "info" }
         let templates = BTreeMap::from([("db".to_owned(), "{{ database_url }}".to_owned())]);
         let component = vars.for_component(&templates).unwrap();
         assert_eq!(component.get("db").unwrap(), "pg");
-        assert!(matches!(component.get("nope"), Err(LookupError::Undefined(_))));
-        assert!(matches!(component.get("NOPE"), Err(LookupError::InvalidName(_))));
+        assert!(matches!(
+            component.get("nope"),
+            Err(LookupError::Undefined(_))
+        ));
+        assert!(matches!(
+            component.get("NOPE"),
+            Err(LookupError::InvalidName(_))
+        ));
     }
 }

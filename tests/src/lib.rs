@@ -1,0 +1,400 @@
+//! Black-box test support: [`TestApp`] starts the real `sales-host` binary on
+//! port 0 against the real services, with a database of its own, and cleans
+//! up after itself when dropped.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+pub const POSTGRES: &str = "postgres://root@127.0.0.1:5432";
+pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
+
+/// The workspace root, where `spin.toml` and `target/` are.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_owned()
+}
+
+/// The `sales-host` binary under test: `SALES_HOST_BIN`, else the release
+/// build in this workspace (the test script builds it first).
+pub fn host_binary() -> PathBuf {
+    std::env::var_os("SALES_HOST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/release/sales-host"))
+}
+
+/// How to start a host: which manifest, and what to change in the
+/// environment the test gives it.
+#[derive(Clone, Debug)]
+pub struct TestAppOptions {
+    pub manifest: PathBuf,
+    pub env: Vec<(String, String)>,
+    pub remove_env: Vec<String>,
+    pub args: Vec<String>,
+}
+
+impl Default for TestAppOptions {
+    fn default() -> Self {
+        Self {
+            manifest: workspace().join("spin.toml"),
+            env: Vec::new(),
+            remove_env: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+}
+
+impl TestAppOptions {
+    /// The test-only manifest with the probe guest (`tests/guests/spin.toml`).
+    pub fn probe() -> Self {
+        Self {
+            manifest: workspace().join("tests/guests/spin.toml"),
+            args: vec![
+                "--migrations".to_owned(),
+                workspace().join("migrations").display().to_string(),
+            ],
+            ..Self::default()
+        }
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn without_env(mut self, name: &str) -> Self {
+        self.remove_env.push(name.to_owned());
+        self
+    }
+
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_owned());
+        self
+    }
+}
+
+/// A database created for one test and dropped with it.
+pub struct TestDatabase {
+    pub name: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        let name = format!("sales_test_{}", Uuid::new_v4().simple());
+        psql("postgres", &format!("CREATE DATABASE {name}"));
+        Self { name }
+    }
+
+    pub fn url(&self) -> String {
+        format!("{POSTGRES}/{}", self.name)
+    }
+
+    /// Runs one SQL statement and returns psql's unaligned output.
+    pub fn query(&self, sql: &str) -> String {
+        psql(&self.name, sql)
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "root",
+                "-d",
+                "postgres",
+                "-qAt",
+                "-c",
+            ])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
+    }
+}
+
+fn psql(database: &str, sql: &str) -> String {
+    let output = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "root",
+            "-d",
+            database,
+            "-qAt",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+        ])
+        .arg(sql)
+        .output()
+        .expect("running psql");
+    assert!(
+        output.status.success(),
+        "psql {sql:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Every line the host printed, shared with the threads that read them.
+#[derive(Clone, Default)]
+pub struct Logs(Arc<(Mutex<Vec<String>>, Condvar)>);
+
+impl Logs {
+    fn push(&self, line: String) {
+        let (lines, changed) = &*self.0;
+        lines.lock().unwrap().push(line);
+        changed.notify_all();
+    }
+
+    pub fn lines(&self) -> Vec<String> {
+        self.0 .0.lock().unwrap().clone()
+    }
+
+    /// Waits until a line satisfies `predicate`, for at most `timeout`.
+    pub fn wait_for(&self, timeout: Duration, predicate: impl Fn(&str) -> bool) -> Option<String> {
+        let (lines, changed) = &*self.0;
+        let deadline = Instant::now() + timeout;
+        let mut guard = lines.lock().unwrap();
+        loop {
+            if let Some(line) = guard.iter().find(|l| predicate(l)) {
+                return Some(line.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            guard = changed.wait_timeout(guard, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Log lines parsed as JSON (the host logs one object per line).
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+}
+
+/// A host process that ended before it was ready, with what it printed.
+#[derive(Debug)]
+pub struct StartupFailure {
+    pub status: Option<ExitStatus>,
+    pub output: String,
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub logs: Logs,
+    pub database: TestDatabase,
+    process: Child,
+    redis_keys: Mutex<Vec<String>>,
+}
+
+/// How long a host may take to start: the first start in a fresh checkout
+/// compiles every component.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(TestAppOptions::default())
+            .await
+            .unwrap_or_else(|failure| panic!("sales-host did not start: {failure:#?}"))
+    }
+
+    pub async fn spawn_with(options: TestAppOptions) -> Result<TestApp, StartupFailure> {
+        let database = TestDatabase::create();
+        let options_clone = options.clone();
+        let url = database.url();
+        tokio::task::spawn_blocking(move || start_host(options_clone, &url))
+            .await
+            .expect("start_host panicked")
+            .map(|(process, address, logs)| TestApp {
+                address,
+                client: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .expect("building the HTTP client"),
+                logs,
+                database,
+                process,
+                redis_keys: Mutex::default(),
+            })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET failed")
+    }
+
+    /// Deletes `key` from Redis when the test ends.
+    pub fn track_redis_key(&self, key: String) {
+        self.redis_keys.lock().unwrap().push(key);
+    }
+
+    pub async fn put_product(
+        &self,
+        product_id: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.track_redis_key(format!(
+            "product-catalog:stock:{}",
+            product_id.to_lowercase()
+        ));
+        self.client
+            .put(self.url(&format!("/product-service/products/{product_id}")))
+            .json(&body)
+            .send()
+            .await
+            .expect("PUT failed")
+    }
+
+    pub async fn get_product(&self, product_id: &str) -> reqwest::Response {
+        self.get(&format!("/product-service/products/{product_id}"))
+            .await
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.process.id()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let keys = self.redis_keys.lock().unwrap().clone();
+        if !keys.is_empty() {
+            let _ = Command::new("redis-cli")
+                .args(["-h", "127.0.0.1", "-p", "6379", "DEL"])
+                .args(keys)
+                .output();
+        }
+    }
+}
+
+/// The environment every test host gets: the local services, this test's
+/// database, a fresh JWT secret.
+pub fn base_env(database_url: &str) -> Vec<(String, String)> {
+    [
+        ("DATABASE_URL", database_url.to_owned()),
+        ("REDIS_URL", REDIS_URL.to_owned()),
+        (
+            "RABBITMQ_URL",
+            "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned(),
+        ),
+        ("KAFKA_BROKERS", "127.0.0.1:9092".to_owned()),
+        ("JWT_SECRET", format!("test-secret-{}", Uuid::new_v4())),
+        ("LOG_LEVEL", "info".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Runs `sales-host <args>` to completion with the test environment.
+pub fn run_host_command(args: &[&str], env: &[(String, String)]) -> std::process::Output {
+    host_command(env, &[])
+        .args(args)
+        .output()
+        .expect("running sales-host")
+}
+
+fn host_command(env: &[(String, String)], remove: &[String]) -> Command {
+    let mut command = Command::new(host_binary());
+    command
+        .current_dir(workspace())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+        .env("XDG_CACHE_HOME", workspace().join("target/cache"));
+    for (name, value) in env {
+        if !remove.contains(name) {
+            command.env(name, value);
+        }
+    }
+    command
+}
+
+fn start_host(
+    options: TestAppOptions,
+    database_url: &str,
+) -> Result<(Child, String, Logs), StartupFailure> {
+    let mut env = base_env(database_url);
+    env.retain(|(name, _)| !options.env.iter().any(|(n, _)| n == name));
+    env.extend(options.env.iter().cloned());
+    let mut process = host_command(&env, &options.remove_env)
+        .arg("up")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--manifest")
+        .arg(&options.manifest)
+        .args(&options.args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawning sales-host");
+
+    let logs = Logs::default();
+    for stream in [
+        Box::new(process.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(process.stderr.take().unwrap()),
+    ] {
+        let logs = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                logs.push(line);
+            }
+        });
+    }
+
+    let deadline = Instant::now() + STARTUP_TIMEOUT;
+    loop {
+        if let Some(line) = logs.wait_for(Duration::from_millis(50), |l| {
+            l.contains("\"message\":\"listening\"")
+        }) {
+            let value: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            let address = value["addr"]
+                .as_str()
+                .expect("listening line has addr")
+                .to_owned();
+            return Ok((process, address, logs));
+        }
+        if let Ok(Some(status)) = process.try_wait() {
+            // Let the reader threads catch the last lines.
+            std::thread::sleep(Duration::from_millis(100));
+            return Err(StartupFailure {
+                status: Some(status),
+                output: logs.lines().join("\n"),
+            });
+        }
+        if Instant::now() >= deadline {
+            let _ = process.kill();
+            return Err(StartupFailure {
+                status: None,
+                output: logs.lines().join("\n"),
+            });
+        }
+    }
+}

@@ -113,13 +113,17 @@ impl wit::HostConnection for GuestState {
             Ok(prepared) => prepared,
             Err(e) => return Ok(Err(e)),
         };
-        let rows = connection.client.query(&prepared, &param_refs(&params)).await;
+        let rows = connection
+            .client
+            .query(&prepared, &param_refs(&params))
+            .await;
         if rows.is_ok() {
             connection.note(&statement);
         }
-        Ok(rows
-            .map_err(pg_values::query_error)
-            .and_then(|rows| pg_values::row_set(prepared.columns(), &rows)))
+        Ok(match rows {
+            Ok(rows) => pg_values::row_set(prepared.columns(), &rows),
+            Err(e) => Err(pg_values::query_error(e)),
+        })
     }
 
     async fn execute(
@@ -166,10 +170,16 @@ mod tests {
     #[test]
     fn transaction_statements_are_recognised() {
         assert_eq!(transaction_effect("  begin;"), TransactionEffect::Begins);
-        assert_eq!(transaction_effect("START TRANSACTION"), TransactionEffect::Begins);
+        assert_eq!(
+            transaction_effect("START TRANSACTION"),
+            TransactionEffect::Begins
+        );
         assert_eq!(transaction_effect("commit"), TransactionEffect::Ends);
         assert_eq!(transaction_effect("ROLLBACK"), TransactionEffect::Ends);
-        assert_eq!(transaction_effect("rollback to savepoint a"), TransactionEffect::None);
+        assert_eq!(
+            transaction_effect("rollback to savepoint a"),
+            TransactionEffect::None
+        );
         assert_eq!(transaction_effect("SELECT 1"), TransactionEffect::None);
     }
 }

@@ -25,7 +25,10 @@ fn error(e: redis::RedisError) -> Error {
 }
 
 impl GuestState {
-    fn redis_connection(&mut self, resource: &Resource<RedisConnection>) -> wasmtime::Result<ConnectionManager> {
+    fn redis_connection(
+        &mut self,
+        resource: &Resource<RedisConnection>,
+    ) -> wasmtime::Result<ConnectionManager> {
         Ok(self.table.get(resource)?.connection.clone())
     }
 
@@ -53,44 +56,83 @@ impl wit::HostConnection for GuestState {
         }
         let connection = match self.services.redis(&address).await {
             Ok(connection) => connection,
-            Err(crate::services::ServiceError::InvalidAddress(_)) => return Ok(Err(Error::InvalidAddress)),
+            Err(crate::services::ServiceError::InvalidAddress(_)) => {
+                return Ok(Err(Error::InvalidAddress))
+            }
             Err(e) => return Ok(Err(Error::Other(e.to_string()))),
         };
         Ok(Ok(self.table.push(RedisConnection { connection })?))
     }
 
-    async fn publish(&mut self, this: Resource<RedisConnection>, channel: String, payload: Vec<u8>) -> Outcome<()> {
-        self.redis_query::<()>(&this, redis::cmd("PUBLISH").arg(channel).arg(payload).to_owned())
+    async fn publish(
+        &mut self,
+        this: Resource<RedisConnection>,
+        channel: String,
+        payload: Vec<u8>,
+    ) -> Outcome<()> {
+        self.redis_query::<()>(
+            &this,
+            redis::cmd("PUBLISH").arg(channel).arg(payload).to_owned(),
+        )
+        .await
+    }
+
+    async fn get(
+        &mut self,
+        this: Resource<RedisConnection>,
+        key: String,
+    ) -> Outcome<Option<Vec<u8>>> {
+        self.redis_query(&this, redis::cmd("GET").arg(key).to_owned())
             .await
     }
 
-    async fn get(&mut self, this: Resource<RedisConnection>, key: String) -> Outcome<Option<Vec<u8>>> {
-        self.redis_query(&this, redis::cmd("GET").arg(key).to_owned()).await
-    }
-
-    async fn set(&mut self, this: Resource<RedisConnection>, key: String, value: Vec<u8>) -> Outcome<()> {
+    async fn set(
+        &mut self,
+        this: Resource<RedisConnection>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Outcome<()> {
         self.redis_query::<()>(&this, redis::cmd("SET").arg(key).arg(value).to_owned())
             .await
     }
 
     async fn incr(&mut self, this: Resource<RedisConnection>, key: String) -> Outcome<i64> {
-        self.redis_query(&this, redis::cmd("INCR").arg(key).to_owned()).await
+        self.redis_query(&this, redis::cmd("INCR").arg(key).to_owned())
+            .await
     }
 
     async fn del(&mut self, this: Resource<RedisConnection>, keys: Vec<String>) -> Outcome<u32> {
-        self.redis_query(&this, redis::cmd("DEL").arg(keys).to_owned()).await
+        self.redis_query(&this, redis::cmd("DEL").arg(keys).to_owned())
+            .await
     }
 
-    async fn sadd(&mut self, this: Resource<RedisConnection>, key: String, values: Vec<String>) -> Outcome<u32> {
-        self.redis_query(&this, redis::cmd("SADD").arg(key).arg(values).to_owned()).await
+    async fn sadd(
+        &mut self,
+        this: Resource<RedisConnection>,
+        key: String,
+        values: Vec<String>,
+    ) -> Outcome<u32> {
+        self.redis_query(&this, redis::cmd("SADD").arg(key).arg(values).to_owned())
+            .await
     }
 
-    async fn smembers(&mut self, this: Resource<RedisConnection>, key: String) -> Outcome<Vec<String>> {
-        self.redis_query(&this, redis::cmd("SMEMBERS").arg(key).to_owned()).await
+    async fn smembers(
+        &mut self,
+        this: Resource<RedisConnection>,
+        key: String,
+    ) -> Outcome<Vec<String>> {
+        self.redis_query(&this, redis::cmd("SMEMBERS").arg(key).to_owned())
+            .await
     }
 
-    async fn srem(&mut self, this: Resource<RedisConnection>, key: String, values: Vec<String>) -> Outcome<u32> {
-        self.redis_query(&this, redis::cmd("SREM").arg(key).arg(values).to_owned()).await
+    async fn srem(
+        &mut self,
+        this: Resource<RedisConnection>,
+        key: String,
+        values: Vec<String>,
+    ) -> Outcome<u32> {
+        self.redis_query(&this, redis::cmd("SREM").arg(key).arg(values).to_owned())
+            .await
     }
 
     async fn execute(

@@ -9,9 +9,7 @@ cd "$(dirname "$0")/.."
 
 scripts/services.sh
 
-echo "up: building components (wasm32-wasip2) and sales-host" >&2
-cargo build --locked --release --target wasm32-wasip2 -p product-catalog
-cargo build --locked --release -p sales-host
+scripts/build.sh
 
 export DATABASE_URL="${DATABASE_URL:-postgres://root@127.0.0.1:5432/sales}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"

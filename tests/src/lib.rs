@@ -95,6 +95,15 @@ impl TestDatabase {
         format!("{POSTGRES}/{}", self.name)
     }
 
+    /// Drops the database while a host may still be using it (the test of
+    /// a lost database).
+    pub fn drop_now(&self) {
+        psql(
+            "postgres",
+            &format!("DROP DATABASE {} WITH (FORCE)", self.name),
+        );
+    }
+
     /// Runs one SQL statement and returns psql's unaligned output.
     pub fn query(&self, sql: &str) -> String {
         psql(&self.name, sql)
@@ -197,11 +206,21 @@ pub struct StartupFailure {
 
 pub struct TestApp {
     pub address: String,
+    /// The HS256 secret this host verifies tokens with.
+    pub jwt_secret: String,
     pub client: reqwest::Client,
     pub logs: Logs,
     pub database: TestDatabase,
     process: Child,
     redis_keys: Mutex<Vec<String>>,
+    redis_patterns: Mutex<Vec<String>>,
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 /// How long a host may take to start: the first start in a fresh checkout
@@ -222,8 +241,9 @@ impl TestApp {
         tokio::task::spawn_blocking(move || start_host(options_clone, &url))
             .await
             .expect("start_host panicked")
-            .map(|(process, address, logs)| TestApp {
+            .map(|(process, address, logs, jwt_secret)| TestApp {
                 address,
+                jwt_secret,
                 client: reqwest::Client::builder()
                     .timeout(Duration::from_secs(30))
                     .build()
@@ -232,6 +252,7 @@ impl TestApp {
                 database,
                 process,
                 redis_keys: Mutex::default(),
+                redis_patterns: Mutex::default(),
             })
     }
 
@@ -250,6 +271,27 @@ impl TestApp {
     /// Deletes `key` from Redis when the test ends.
     pub fn track_redis_key(&self, key: String) {
         self.redis_keys.lock().unwrap().push(key);
+    }
+
+    /// Deletes every Redis key matching `pattern` (a `SCAN` glob) when the
+    /// test ends.
+    pub fn track_redis_pattern(&self, pattern: String) {
+        self.redis_patterns.lock().unwrap().push(pattern);
+    }
+
+    /// A bearer token for `subject`, valid for five minutes, signed with
+    /// this host's secret.
+    pub fn token(&self, subject: &str, scope: &str) -> String {
+        self.token_with(serde_json::json!({
+            "sub": subject,
+            "scope": scope,
+            "exp": unix_now() + 300,
+        }))
+    }
+
+    /// A token with exactly these claims, signed with this host's secret.
+    pub fn token_with(&self, claims: serde_json::Value) -> String {
+        orders_auth::testing::hs256_token(&self.jwt_secret, claims)
     }
 
     pub async fn put_product(
@@ -283,7 +325,27 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
-        let keys = self.redis_keys.lock().unwrap().clone();
+        let mut keys = self.redis_keys.lock().unwrap().clone();
+        for pattern in self.redis_patterns.lock().unwrap().iter() {
+            if let Ok(output) = Command::new("redis-cli")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    "6379",
+                    "--scan",
+                    "--pattern",
+                    pattern,
+                ])
+                .output()
+            {
+                keys.extend(
+                    String::from_utf8_lossy(&output.stdout)
+                        .lines()
+                        .map(str::to_owned),
+                );
+            }
+        }
         if !keys.is_empty() {
             let _ = Command::new("redis-cli")
                 .args(["-h", "127.0.0.1", "-p", "6379", "DEL"])
@@ -339,10 +401,15 @@ fn host_command(env: &[(String, String)], remove: &[String]) -> Command {
 fn start_host(
     options: TestAppOptions,
     database_url: &str,
-) -> Result<(Child, String, Logs), StartupFailure> {
+) -> Result<(Child, String, Logs, String), StartupFailure> {
     let mut env = base_env(database_url);
     env.retain(|(name, _)| !options.env.iter().any(|(n, _)| n == name));
     env.extend(options.env.iter().cloned());
+    let jwt_secret = env
+        .iter()
+        .find(|(name, _)| name == "JWT_SECRET")
+        .map(|(_, value)| value.clone())
+        .unwrap_or_default();
     let mut process = host_command(&env, &options.remove_env)
         .arg("up")
         .arg("--listen")
@@ -379,7 +446,7 @@ fn start_host(
                 .as_str()
                 .expect("listening line has addr")
                 .to_owned();
-            return Ok((process, address, logs));
+            return Ok((process, address, logs, jwt_secret));
         }
         if let Ok(Some(status)) = process.try_wait() {
             // Let the reader threads catch the last lines.

@@ -7,7 +7,6 @@
 
 use std::fmt;
 
-use serde::Serialize;
 use spin_sdk::http::Response;
 
 /// Everything that can go wrong while serving a request.
@@ -29,6 +28,15 @@ pub enum CatalogError {
     /// Anything else, e.g. a stored value that is not a stock level; the text
     /// is the cause, for the log.
     Internal(String),
+}
+
+impl From<guest_http::body::BodyError> for CatalogError {
+    fn from(error: guest_http::body::BodyError) -> Self {
+        match error {
+            guest_http::body::BodyError::TooLarge { limit } => Self::PayloadTooLarge { limit },
+            guest_http::body::BodyError::Unreadable(why) => Self::Validation(why),
+        }
+    }
 }
 
 impl fmt::Display for CatalogError {
@@ -79,30 +87,11 @@ impl CatalogError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    errors: [ErrorEntry<'a>; 1],
-}
-
-#[derive(Serialize)]
-struct ErrorEntry<'a> {
-    error_code: &'a str,
-    error_description: &'a str,
-    error_severity: &'a str,
-}
-
 /// The status, extra headers and body for `error`; pure, so that it can be
 /// tested without a Spin host.
 pub fn error_parts(error: &CatalogError) -> (u16, Vec<(&'static str, String)>, Vec<u8>) {
     let (status, code, description) = error.parts();
-    let body = ErrorBody {
-        errors: [ErrorEntry {
-            error_code: code,
-            error_description: &description,
-            error_severity: "error",
-        }],
-    };
-    let body = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"errors\":[]}".to_vec());
+    let body = guest_http::error_body(&[guest_http::ErrorEntry { code, description }]);
     let mut headers = vec![("content-type", "application/json".to_owned())];
     if let CatalogError::MethodNotAllowed { allow } = error {
         headers.push(("allow", (*allow).to_owned()));

@@ -12,7 +12,6 @@
 #![deny(unsafe_code)]
 #![warn(clippy::dbg_macro)]
 
-mod body;
 mod error;
 mod handlers;
 mod product;
@@ -21,11 +20,12 @@ mod stock;
 
 use spin_sdk::http::{IncomingRequest, Response};
 
-use crate::body::{check_declared_length, collect_limited, MAX_BODY_BYTES};
 use crate::error::{error_response, CatalogError};
 use crate::product::ProductStock;
 use crate::routes::Route;
 use crate::stock::RedisStock;
+use guest_http::body::{check_declared_length, collect_limited, MAX_BODY_BYTES};
+use guest_http::header;
 
 /// The exported entry point. Its own module because the bindings the macro
 /// generates use `unsafe`, which the rest of the crate may not.
@@ -72,14 +72,4 @@ async fn serve(request: IncomingRequest) -> Result<ProductStock, CatalogError> {
         Vec::new()
     };
     handlers::handle(route, &body, RedisStock::open)
-}
-
-/// The first value of the request header `name`, if it is UTF-8.
-fn header(request: &IncomingRequest, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get(name)
-        .into_iter()
-        .next()
-        .and_then(|value| String::from_utf8(value).ok())
 }

@@ -2,27 +2,31 @@
 
 use futures::{Stream, StreamExt};
 
-use crate::error::CatalogError;
-
-/// Largest request body accepted, in bytes.
+/// Largest request body the components accept, in bytes (the contract's 16 KiB).
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Why a body was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyError {
+    /// More than `limit` bytes were declared or sent.
+    TooLarge { limit: usize },
+    /// The client did not finish sending it.
+    Unreadable(String),
+}
 
 /// Refuses a body whose declared `content-length` is over `limit` before
 /// anything is read.
-pub fn check_declared_length(
-    content_length: Option<&str>,
-    limit: usize,
-) -> Result<(), CatalogError> {
+pub fn check_declared_length(content_length: Option<&str>, limit: usize) -> Result<(), BodyError> {
     match content_length.map(|v| v.trim().parse::<u64>()) {
-        Some(Ok(length)) if length > limit as u64 => Err(CatalogError::PayloadTooLarge { limit }),
+        Some(Ok(length)) if length > limit as u64 => Err(BodyError::TooLarge { limit }),
         _ => Ok(()),
     }
 }
 
 /// Collects `chunks` into one buffer, stopping with
-/// [`CatalogError::PayloadTooLarge`] as soon as more than `limit` bytes arrive.
+/// [`BodyError::TooLarge`] as soon as more than `limit` bytes arrive.
 /// A failing stream is a body the client did not finish sending.
-pub async fn collect_limited<S, E>(chunks: S, limit: usize) -> Result<Vec<u8>, CatalogError>
+pub async fn collect_limited<S, E>(chunks: S, limit: usize) -> Result<Vec<u8>, BodyError>
 where
     S: Stream<Item = Result<Vec<u8>, E>>,
     E: std::fmt::Debug,
@@ -30,11 +34,10 @@ where
     let mut chunks = std::pin::pin!(chunks);
     let mut body = Vec::new();
     while let Some(chunk) = chunks.next().await {
-        let chunk = chunk.map_err(|e| {
-            CatalogError::Validation(format!("request body could not be read: {e:?}"))
-        })?;
+        let chunk = chunk
+            .map_err(|e| BodyError::Unreadable(format!("request body could not be read: {e:?}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(CatalogError::PayloadTooLarge { limit });
+            return Err(BodyError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -63,7 +66,7 @@ mod tests {
     #[test]
     fn a_body_over_the_limit_is_too_large() {
         let err = block_on(collect_limited(chunks(&[10, 7]), 16)).unwrap_err();
-        assert_eq!(err, CatalogError::PayloadTooLarge { limit: 16 });
+        assert_eq!(err, BodyError::TooLarge { limit: 16 });
     }
 
     #[test]
@@ -72,7 +75,7 @@ mod tests {
         let err = block_on(collect_limited(endless, MAX_BODY_BYTES)).unwrap_err();
         assert_eq!(
             err,
-            CatalogError::PayloadTooLarge {
+            BodyError::TooLarge {
                 limit: MAX_BODY_BYTES
             }
         );
@@ -82,14 +85,14 @@ mod tests {
     fn a_failing_body_stream_is_a_validation_error() {
         let failing = stream::iter(vec![Ok(vec![1u8]), Err("reset")]);
         let err = block_on(collect_limited(failing, 16)).unwrap_err();
-        assert!(matches!(err, CatalogError::Validation(_)), "{err:?}");
+        assert!(matches!(err, BodyError::Unreadable(_)), "{err:?}");
     }
 
     #[test]
     fn a_declared_length_over_the_limit_is_too_large() {
         assert_eq!(
             check_declared_length(Some("16385"), MAX_BODY_BYTES),
-            Err(CatalogError::PayloadTooLarge {
+            Err(BodyError::TooLarge {
                 limit: MAX_BODY_BYTES
             })
         );

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds everything, in release: the WebAssembly components, then in ONE
+# cargo invocation over the rest of the workspace with all targets, the host
+# and the tests. One invocation means one feature resolution, so
+# `scripts/up.sh` and `scripts/test.sh` share every compiled artifact:
+# wasmtime is built once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/guests.sh
+
+echo "build: components (wasm32-wasip2): ${GUESTS[*]}" >&2
+cargo build --locked --release --target wasm32-wasip2 "${GUEST_PACKAGES[@]}"
+
+echo "build: sales-host and the tests" >&2
+cargo build --locked --release --workspace "${GUEST_EXCLUDES[@]}" --all-targets

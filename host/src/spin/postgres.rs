@@ -11,7 +11,7 @@ use wasmtime::component::Resource;
 
 use crate::state::GuestState;
 
-use super::pg_values;
+use super::pg_values::{self, SqlParam};
 use super::spin::postgres::postgres::{self as wit, Error, ParameterValue, RowSet};
 
 pub struct PgConnection {
@@ -55,15 +55,24 @@ impl PgConnection {
         }
     }
 
-    async fn prepare(&mut self, statement: &str) -> Result<tokio_postgres::Statement, Error> {
-        self.client
+    /// The statement prepared (and cached on this connection) with its
+    /// parameters converted, ready to run.
+    async fn prepare(
+        &mut self,
+        statement: &str,
+        params: Vec<ParameterValue>,
+    ) -> Result<(tokio_postgres::Statement, Vec<SqlParam>), Error> {
+        let params = pg_values::to_sql_params(params)?;
+        let prepared = self
+            .client
             .prepare_cached(statement)
             .await
-            .map_err(pg_values::query_error)
+            .map_err(pg_values::query_error)?;
+        Ok((prepared, params))
     }
 }
 
-fn param_refs(params: &[Box<dyn ToSql + Send + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
+fn param_refs(params: &[SqlParam]) -> Vec<&(dyn ToSql + Sync)> {
     params
         .iter()
         .map(|p| p.as_ref() as &(dyn ToSql + Sync))
@@ -104,13 +113,9 @@ impl wit::HostConnection for GuestState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> Outcome<RowSet> {
-        let params = match pg_values::to_sql_params(params) {
-            Ok(params) => params,
-            Err(e) => return Ok(Err(e)),
-        };
         let connection = self.table.get_mut(&this)?;
-        let prepared = match connection.prepare(&statement).await {
-            Ok(prepared) => prepared,
+        let (prepared, params) = match connection.prepare(&statement, params).await {
+            Ok(ready) => ready,
             Err(e) => return Ok(Err(e)),
         };
         let rows = connection
@@ -132,13 +137,9 @@ impl wit::HostConnection for GuestState {
         statement: String,
         params: Vec<ParameterValue>,
     ) -> Outcome<u64> {
-        let params = match pg_values::to_sql_params(params) {
-            Ok(params) => params,
-            Err(e) => return Ok(Err(e)),
-        };
         let connection = self.table.get_mut(&this)?;
-        let prepared = match connection.prepare(&statement).await {
-            Ok(prepared) => prepared,
+        let (prepared, params) = match connection.prepare(&statement, params).await {
+            Ok(ready) => ready,
             Err(e) => return Ok(Err(e)),
         };
         let count = connection

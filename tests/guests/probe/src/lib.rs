@@ -17,6 +17,7 @@
 mod pg_check;
 mod probe_route;
 
+use guest_http::header;
 use spin_sdk::http::{IncomingRequest, Method, Request, Response};
 
 use crate::probe_route::ProbeRoute;
@@ -106,16 +107,6 @@ fn log() -> Response {
     println!("probe stdout line");
     eprintln!("probe stderr line");
     text(200, "ok")
-}
-
-/// The first value of the request header `name`, if it is UTF-8.
-fn header(request: &IncomingRequest, name: &str) -> Option<String> {
-    request
-        .headers()
-        .get(name)
-        .into_iter()
-        .next()
-        .and_then(|value| String::from_utf8(value).ok())
 }
 
 fn text(status: u16, body: &str) -> Response {

@@ -2,7 +2,8 @@
 //! test's own database, and reports what it saw for the test to judge.
 //!
 //! It uses the `orders` table of the migrated schema: a committed insert must
-//! stay, a rolled-back one must not, a connection dropped inside a
+//! stay, a rolled-back one must not (all rows by one user, so that a
+//! repeated key violates the per-user idempotency constraint), a connection dropped inside a
 //! transaction must not leave its insert behind, a unique violation must come
 //! back as SQLSTATE 23505, and a UUID and a JSONB value must round-trip.
 
@@ -20,7 +21,7 @@ pub fn run(tag: &str) -> Result<serde_json::Value, String> {
         connection
             .execute(
                 "INSERT INTO orders (user_id, product_id, quantity, status, idempotency_key) \
-                 VALUES (gen_random_uuid(), gen_random_uuid(), 1, 'Pending Shipment', $1)",
+                 VALUES ('00000000-0000-4000-8000-000000000001', gen_random_uuid(), 1, 'Pending Shipment', $1)",
                 &[ParameterValue::Str(key(suffix))],
             )
             .map_err(|e| format!("insert {suffix}: {e:?}"))
@@ -46,7 +47,7 @@ pub fn run(tag: &str) -> Result<serde_json::Value, String> {
         Ok(_) => "none".to_owned(),
         Err(_) => match connection.execute(
             "INSERT INTO orders (user_id, product_id, quantity, status, idempotency_key) \
-             VALUES (gen_random_uuid(), gen_random_uuid(), 1, 'Pending Shipment', $1)",
+             VALUES ('00000000-0000-4000-8000-000000000001', gen_random_uuid(), 1, 'Pending Shipment', $1)",
             &[ParameterValue::Str(key("commit"))],
         ) {
             Err(PgError::QueryFailed(QueryError::DbError(e))) => e.code,

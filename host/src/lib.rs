@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod migrate;
 pub mod outbound;
 pub mod outbound_http;
+pub mod response_body;
 pub mod routing;
 pub mod runtime_config;
 pub mod server;

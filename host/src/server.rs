@@ -105,9 +105,10 @@ async fn handle(
             HeaderValue::from_str(&id).expect("validated request id"),
         );
         let body = body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync();
-        let mut response = app
+        let response = app
             .handle(Request::from_parts(parts, body), id.clone(), Some(client))
             .await;
+        let mut response = crate::response_body::coalesce_small_body(response).await;
         response.headers_mut().insert(
             REQUEST_ID,
             HeaderValue::from_str(&id).expect("validated request id"),

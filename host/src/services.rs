@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::str::FromStr as _;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -27,10 +27,20 @@ impl Default for ServiceLimits {
     }
 }
 
+/// After a failed connection attempt, further attempts to that address fail
+/// at once for this long: a cache that is down must cost its callers nothing,
+/// not one connect timeout each.
+const REDIS_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+enum RedisSlot {
+    Connected(ConnectionManager),
+    Failed { at: Instant, why: String },
+}
+
 pub struct Services {
     limits: ServiceLimits,
     pg: Mutex<HashMap<String, Pool>>,
-    redis: tokio::sync::Mutex<HashMap<String, ConnectionManager>>,
+    redis: tokio::sync::Mutex<HashMap<String, RedisSlot>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,22 +93,38 @@ impl Services {
     /// reconnected by the manager after a failure.
     pub async fn redis(&self, address: &str) -> Result<ConnectionManager, ServiceError> {
         let mut connections = self.redis.lock().await;
-        if let Some(connection) = connections.get(address) {
-            return Ok(connection.clone());
+        match connections.get(address) {
+            Some(RedisSlot::Connected(connection)) => return Ok(connection.clone()),
+            Some(RedisSlot::Failed { at, why }) if at.elapsed() < REDIS_RETRY_AFTER => {
+                return Err(ServiceError::Unavailable(why.clone()))
+            }
+            _ => {}
         }
         let client = redis::Client::open(address)
             .map_err(|e| ServiceError::InvalidAddress(e.to_string()))?;
-        // Few, quick retries: a guest waiting on a dead cache should learn so
-        // in about a second and carry on without it.
+        // No retries on the first connection: a guest waiting on a dead cache
+        // should learn so at once and carry on without it. Once connected,
+        // the manager reconnects by itself.
         let config = ConnectionManagerConfig::new()
-            .set_number_of_retries(1)
-            .set_max_delay(200)
+            .set_number_of_retries(0)
             .set_connection_timeout(self.limits.connect_timeout)
             .set_response_timeout(self.limits.redis_response_timeout);
-        let connection = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))?;
-        connections.insert(address.to_owned(), connection.clone());
-        Ok(connection)
+        match ConnectionManager::new_with_config(client, config).await {
+            Ok(connection) => {
+                connections.insert(address.to_owned(), RedisSlot::Connected(connection.clone()));
+                Ok(connection)
+            }
+            Err(error) => {
+                let why = error.to_string();
+                connections.insert(
+                    address.to_owned(),
+                    RedisSlot::Failed {
+                        at: Instant::now(),
+                        why: why.clone(),
+                    },
+                );
+                Err(ServiceError::Unavailable(why))
+            }
+        }
     }
 }

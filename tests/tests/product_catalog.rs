@@ -169,3 +169,25 @@ async fn responses_carry_the_callers_request_id_or_a_new_one() {
         .expect("a log line for the request with its id");
     assert!(line.contains("\"status\":404"), "{line}");
 }
+
+#[tokio::test]
+async fn a_redis_outage_is_a_prompt_503_without_detail() {
+    let app = TestApp::spawn_with(
+        sales_api_tests::TestAppOptions::default().env("REDIS_URL", "redis://127.0.0.1:1"),
+    )
+    .await
+    .unwrap_or_else(|f| panic!("{f:#?}"));
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        let response = app.get_product(&Uuid::new_v4().to_string()).await;
+        assert_eq!(response.status(), 503);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(error_code(&body), "SERVICE_UNAVAILABLE");
+        assert!(!body.to_string().contains("127.0.0.1"), "{body}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_millis(500),
+            "took {:?}",
+            started.elapsed()
+        );
+    }
+}

@@ -1,0 +1,128 @@
+# Sourced by the bench scripts: starting sales-host on a database of its own,
+# running wrk, reading its figures. Benchmarks are not tests: they report.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+duration="${BENCH_DURATION:-10s}"
+threads="${BENCH_THREADS:-2}"
+warmup="${BENCH_WARMUP:-3s}"
+redis_url="redis://127.0.0.1:6379"
+
+work="$(mktemp -d)"
+pids=()
+databases=()
+cleanup() {
+    local pid db
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for db in "${databases[@]}"; do
+        psql -h 127.0.0.1 -U root -d postgres -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+log() { echo "bench: $*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+install_wrk() {
+    command -v wrk >/dev/null && return
+    log "installing wrk"
+    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >&2; then
+        apt-get update >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y wrk >&2
+    fi
+}
+
+# The same build as the tests and `scripts/up.sh` (one feature resolution,
+# so nothing is compiled twice), and the services.
+prepare() {
+    install_wrk
+    scripts/services.sh --no-kafka
+    scripts/build.sh >&2
+}
+
+# Waits until `file` has a line matching `pattern` (an extended regex) and
+# prints it; fails if process `pid` exits first or after `timeout` seconds.
+wait_for_line() {
+    local file="$1" pattern="$2" pid="$3" timeout="$4" what="$5" line
+    local deadline=$((SECONDS + timeout))
+    while ((SECONDS < deadline)); do
+        if line="$(grep -m1 -E "$pattern" "$file" 2>/dev/null)"; then
+            printf '%s\n' "$line"
+            return
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+    done
+    log "$what did not start; its output:"
+    cat "$work"/*.out "$work"/*.err >&2 2>/dev/null || true
+    die "$what did not report its address within ${timeout}s"
+}
+
+# Creates a database of its own and starts sales-host on it with the
+# application's spin.toml; sets host_addr, host_pid and bench_db. Logs at
+# `warn`: a JSON line per request would measure the logger.
+start_host() {
+    bench_db="sales_bench_$(tr -d '-' </proc/sys/kernel/random/uuid)"
+    psql -h 127.0.0.1 -U root -d postgres -qc "CREATE DATABASE $bench_db"
+    databases+=("$bench_db")
+    DATABASE_URL="postgres://root@127.0.0.1:5432/$bench_db" \
+        REDIS_URL="$redis_url" \
+        RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
+        KAFKA_BROKERS=127.0.0.1:9092 \
+        JWT_SECRET="${JWT_SECRET:-bench-secret}" \
+        RUST_LOG="warn,sales_host=info,sales_host::server=warn" \
+        target/release/sales-host up --listen 127.0.0.1:0 --manifest spin.toml "$@" \
+        >"$work/host.out" 2>"$work/host.err" &
+    host_pid=$!
+    pids+=("$host_pid")
+    local line
+    line="$(wait_for_line "$work/host.out" '"message":"listening"' "$host_pid" 120 sales-host)"
+    host_addr="$(printf '%s\n' "$line" | sed -nE 's/.*"addr":"([^"]+)".*/\1/p')"
+    [[ -n "$host_addr" ]] || die "no \"addr\" in sales-host's line: $line"
+}
+
+# Converts a wrk latency ("812.00us", "1.23ms", "2.01s") to milliseconds.
+to_ms() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0
+        if (v ~ /us$/) n /= 1000
+        else if (v ~ /ms$/) n = n
+        else if (v ~ /m$/) n *= 60000
+        else if (v ~ /s$/) n *= 1000
+        printf "%.3f", n
+    }'
+}
+
+# measure NAME CONNECTIONS URL [wrk args...]: runs wrk; sets rps, p50_ms and
+# p99_ms. Fails if any response was not a 2xx: the figures of a benchmark of
+# errors mean nothing.
+measure() {
+    local name="$1" connections="$2" url="$3" out="$work/wrk-$1.txt"
+    shift 3
+    log "measuring $name: wrk -t$threads -c$connections -d$duration --latency $* $url"
+    wrk -t"$threads" -c"$connections" -d"$duration" --latency "$@" "$url" >"$out"
+    cat "$out" >&2
+    if grep -qE 'Non-2xx or 3xx responses' "$out"; then
+        die "$name answered errors during the run (see above)"
+    fi
+    rps="$(awk '/^Requests\/sec:/ {print $2}' "$out")"
+    p50_ms="$(to_ms "$(awk '$1 == "50%" {print $2}' "$out")")"
+    p99_ms="$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")"
+    [[ -n "$rps" ]] || die "could not read requests/s from wrk's output"
+}
+
+# A results file under bench/results, named for the benchmark and the time.
+results_file() {
+    mkdir -p bench/results
+    echo "bench/results/$1-$(date -u +%Y-%m-%dT%H%M%SZ).txt"
+}
+
+results_header() {
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo none)"
+    echo "machine: $(nproc) CPUs, $(uname -sr); load generator on the same machine"
+}

@@ -319,6 +319,22 @@ impl TestApp {
     pub fn pid(&self) -> u32 {
         self.process.id()
     }
+
+    /// Sends SIGTERM and waits (at most `timeout`) for the host to exit.
+    pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        Command::new("kill")
+            .args(["-TERM", &self.process.id().to_string()])
+            .status()
+            .expect("running kill");
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.process.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
 }
 
 impl Drop for TestApp {

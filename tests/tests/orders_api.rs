@@ -653,3 +653,69 @@ async fn a_lost_database_is_503_service_unavailable() {
         "no internal detail"
     );
 }
+
+/// A stand-in product service on a local port: it either never answers or
+/// always answers 500. (The product service is the seed's one sanctioned mock.)
+async fn broken_product_service(answer_500: bool) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        loop {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            if answer_500 {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut buffer = [0u8; 4096];
+                let _ = socket.read(&mut buffer).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\n\r\n")
+                    .await;
+            } else {
+                held.push(socket);
+            }
+        }
+    });
+    port
+}
+
+async fn app_with_product_service(port: u16) -> TestApp {
+    TestApp::spawn_with(
+        TestAppOptions::default()
+            .env(
+                "PRODUCT_SERVICE_URL",
+                &format!("http://127.0.0.1:{port}/product-service"),
+            )
+            .env(
+                "PRODUCT_SERVICE_ORIGIN",
+                &format!("http://127.0.0.1:{port}"),
+            )
+            .env("PRODUCT_SERVICE_TIMEOUT_MS", "300"),
+    )
+    .await
+    .unwrap_or_else(|f| panic!("{f:#?}"))
+}
+
+#[tokio::test]
+async fn a_product_service_that_does_not_answer_is_503_after_the_timeout() {
+    let app = app_with_product_service(broken_product_service(false).await).await;
+    let shopper = Shopper::new(&app, 5).await;
+    let started = std::time::Instant::now();
+    let answer = create(&app, &shopper, &shopper.order(1)).await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.error_codes(), ["PRODUCT_SERVICE_UNAVAILABLE"]);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(250) && took < Duration::from_secs(2),
+        "took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_product_service_answering_5xx_is_503() {
+    let app = app_with_product_service(broken_product_service(true).await).await;
+    let shopper = Shopper::new(&app, 5).await;
+    let answer = create(&app, &shopper, &shopper.order(1)).await;
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.error_codes(), ["PRODUCT_SERVICE_UNAVAILABLE"]);
+    assert_eq!(app.database.query("SELECT count(*) FROM orders"), "0");
+}

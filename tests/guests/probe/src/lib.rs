@@ -9,6 +9,7 @@
 //! - `GET /headers`: the request headers as a JSON object.
 //! - `GET /log`: one line to stdout, one to stderr; answers `ok`.
 //! - `GET /pg`: a Postgres round trip, reported as JSON (see `pg_check`).
+//! - `GET /sleep?ms=N`: answers `slept` after N milliseconds.
 //! - anything else: 404.
 
 #![deny(unsafe_code)]
@@ -56,6 +57,12 @@ async fn respond(request: IncomingRequest) -> Response {
                 Ok(report) => json(200, &report),
                 Err(error) => json(500, &serde_json::json!({ "error": error })),
             }
+        }
+        ProbeRoute::Sleep(ms) => {
+            // A blocking wait on a WASI monotonic-clock pollable: the host
+            // suspends this guest and serves others meanwhile.
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+            text(200, "slept")
         }
         ProbeRoute::NotFound => text(404, "not found"),
     }

@@ -11,6 +11,8 @@ pub enum ProbeRoute {
     Headers,
     Log,
     Postgres,
+    /// Answers after sleeping this many milliseconds (yielding to the host).
+    Sleep(u64),
     NotFound,
 }
 
@@ -25,6 +27,9 @@ impl ProbeRoute {
             "/log" => Self::Log,
             "/pg" => Self::Postgres,
             "/outbound" => query_param(query, "url").map_or(Self::NotFound, Self::Outbound),
+            "/sleep" => query_param(query, "ms")
+                .and_then(|ms| ms.parse().ok())
+                .map_or(Self::NotFound, Self::Sleep),
             _ => match path.strip_prefix("/variable/") {
                 Some(name) if !name.is_empty() && !name.contains('/') => {
                     Self::Variable(name.to_owned())

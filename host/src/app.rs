@@ -15,14 +15,23 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiBody, WasiHttpView as _};
 
 use crate::host_error::HostError;
+use crate::messaging::{HandleMessageError, Message, MessageHandlerPre};
 use crate::outbound_http::OutboundHttp;
 use crate::routing::{RouteMatch, Router};
 use crate::services::Services;
 use crate::state::{ComponentContext, GuestState};
 
+/// A component ready to instantiate, as the trigger that runs it needs it.
 pub struct LoadedComponent {
-    pub pre: ProxyPre<GuestState>,
+    pub entry: Entry,
     pub context: Arc<ComponentContext>,
+}
+
+pub enum Entry {
+    /// Exports `wasi:http/incoming-handler` (HTTP triggers).
+    Http(ProxyPre<GuestState>),
+    /// Exports `sales:messaging/incoming-handler` (broker triggers).
+    Messages(MessageHandlerPre<GuestState>),
 }
 
 pub struct App {
@@ -123,12 +132,11 @@ impl App {
         }
     }
 
-    async fn invoke(
-        &self,
-        component: &LoadedComponent,
-        request: Request<WasiBody>,
-        request_id: Arc<str>,
-    ) -> Result<Response<WasiBody>, HostError> {
+    /// A fresh store for one request or message. The guest yields to other
+    /// tasks at every epoch tick and is interrupted once its deadline has
+    /// passed, so one runaway guest can neither hog a worker thread nor run
+    /// forever.
+    fn new_store(&self, component: &LoadedComponent, request_id: &Arc<str>) -> Store<GuestState> {
         let outbound = OutboundHttp::new(
             self.this.clone(),
             component.context.clone(),
@@ -141,9 +149,6 @@ impl App {
             request_id.clone(),
         );
         let mut store = Store::new(&self.engine, state);
-        // The guest yields to other tasks at every epoch tick and is
-        // interrupted once its deadline has passed, so one runaway request
-        // can neither hog a worker thread nor run forever.
         let deadline = Instant::now() + self.request_timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {
@@ -153,6 +158,53 @@ impl App {
                 UpdateDeadline::Yield(1)
             })
         });
+        store
+    }
+
+    /// Runs the message component `component_id` on one message. The outer
+    /// error is the host's (unknown component, a trap, the deadline); the
+    /// inner one is the component's own verdict.
+    pub async fn handle_message(
+        &self,
+        component_id: &str,
+        message: Message,
+        request_id: Arc<str>,
+    ) -> Result<Result<(), HandleMessageError>, HostError> {
+        let Some(component) = self.components.get(component_id) else {
+            return Err(HostError::Internal(anyhow::anyhow!(
+                "no component {component_id:?}"
+            )));
+        };
+        let Entry::Messages(pre) = &component.entry else {
+            return Err(HostError::Internal(anyhow::anyhow!(
+                "component {component_id:?} does not handle messages"
+            )));
+        };
+        let mut store = self.new_store(component, &request_id);
+        let run = async {
+            let handler = pre.instantiate_async(&mut store).await?;
+            handler
+                .sales_messaging_incoming_handler()
+                .call_handle(&mut store, &message)
+                .await
+        };
+        match tokio::time::timeout(self.request_timeout, run).await {
+            Ok(Ok(verdict)) => Ok(verdict),
+            Ok(Err(trap)) => Err(HostError::Internal(trap.into())),
+            Err(_) => Err(HostError::Timeout(self.request_timeout)),
+        }
+    }
+
+    async fn invoke(
+        &self,
+        component: &LoadedComponent,
+        request: Request<WasiBody>,
+        request_id: Arc<str>,
+    ) -> Result<Response<WasiBody>, HostError> {
+        let Entry::Http(pre) = &component.entry else {
+            return Err(HostError::NoRoute);
+        };
+        let mut store = self.new_store(component, &request_id);
 
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let request = ensure_authority(request);
@@ -167,7 +219,7 @@ impl App {
             .new_response_outparam(sender)
             .map_err(|e| HostError::Internal(e.into()))?;
 
-        let pre = component.pre.clone();
+        let pre = pre.clone();
         let component_id = component.context.id.clone();
         let task_request_id = request_id.clone();
         let task = tokio::spawn(

@@ -1,6 +1,7 @@
 //! `sales-host`: runs the Sales API's Spin components on wasmtime, against
 //! the real PostgreSQL and Redis, and serves their HTTP routes.
 
+pub mod amqp_trigger;
 pub mod app;
 pub mod component_build;
 pub mod engine;
@@ -8,6 +9,7 @@ pub mod guest_log;
 pub mod host_error;
 pub mod logging;
 pub mod manifest;
+pub mod messaging;
 pub mod migrate;
 pub mod outbound;
 pub mod outbound_http;

@@ -166,6 +166,12 @@ async fn run(cli: Cli, env: HashMap<String, String>) -> anyhow::Result<()> {
             let prepared = startup::prepare(&settings, &env)?;
             startup::migrate(&settings, &prepared).await?;
             let app = startup::build_app(&settings, &prepared)?;
+            let _consumers = sales_host::amqp_trigger::start(
+                app.clone(),
+                &prepared.manifest.manifest,
+                &prepared.variables,
+            )
+            .await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;

@@ -73,6 +73,35 @@ pub struct Variable {
 pub struct Triggers {
     #[serde(default)]
     pub http: Vec<HttpTrigger>,
+    /// `sales-host`'s own trigger: RabbitMQ queues consumed by components
+    /// that export `sales:messaging/incoming-handler`.
+    #[serde(default)]
+    pub amqp: Vec<AmqpTrigger>,
+}
+
+/// A queue consumed by a component, with the retry policy of CONTRACT.md.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AmqpTrigger {
+    /// The broker, usually a template: `"{{ rabbitmq_url }}"`.
+    pub address: String,
+    pub queue: String,
+    pub component: String,
+    /// Delays before each redelivery of a message whose handling failed for
+    /// a transient reason; after the last, it goes to `<queue>.dlq`.
+    #[serde(default = "default_retry_delays_ms")]
+    pub retry_delays_ms: Vec<u64>,
+    /// Deliveries handled at once (and unacknowledged) per queue.
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+}
+
+fn default_retry_delays_ms() -> Vec<u64> {
+    vec![5_000, 25_000, 125_000]
+}
+
+fn default_prefetch() -> u16 {
+    32
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -201,6 +230,38 @@ impl Manifest {
                 )));
             }
         }
+        let mut queues = std::collections::HashSet::new();
+        for trigger in &self.trigger.amqp {
+            if !self.component.contains_key(&trigger.component) {
+                return Err(invalid(format!(
+                    "amqp trigger for queue {:?} names unknown component {:?}",
+                    trigger.queue, trigger.component
+                )));
+            }
+            if trigger.queue.is_empty() || !queues.insert(trigger.queue.as_str()) {
+                return Err(invalid(format!(
+                    "amqp queue {:?} is empty or declared twice",
+                    trigger.queue
+                )));
+            }
+            if trigger.retry_delays_ms.is_empty() || trigger.prefetch == 0 {
+                return Err(invalid(format!(
+                    "amqp queue {:?}: retry_delays_ms must list at least one delay and prefetch be at least 1",
+                    trigger.queue
+                )));
+            }
+            if self
+                .trigger
+                .http
+                .iter()
+                .any(|http| http.component == trigger.component)
+            {
+                return Err(invalid(format!(
+                    "component {:?} cannot serve both HTTP and AMQP triggers",
+                    trigger.component
+                )));
+            }
+        }
         Ok(())
     }
 }
@@ -277,6 +338,31 @@ redis_url = "{{ redis_url }}"
         let text = MINIMAL.replace("{{ redis_url }}", "{{ redis_host }}");
         let err = Manifest::parse(&text).unwrap_err().to_string();
         assert!(err.contains("redis_host"), "{err}");
+    }
+
+    #[test]
+    fn amqp_triggers_take_defaults_and_are_checked() {
+        let with_amqp = format!(
+            "{MINIMAL}\n[[trigger.amqp]]\naddress = \"amqp://x\"\nqueue = \"q\"\ncomponent = \"b\"\n[component.b]\nsource = \"b.wasm\"\n"
+        );
+        let manifest = Manifest::parse(&with_amqp).unwrap();
+        assert_eq!(
+            manifest.trigger.amqp[0].retry_delays_ms,
+            [5_000, 25_000, 125_000]
+        );
+        assert!(Manifest::parse(&with_amqp.replace(
+            "component = \"b\"\n[component.b]",
+            "component = \"c\"\n[component.b]"
+        ))
+        .is_err());
+        let twice = with_amqp.replace(
+            "component = \"b\"\n[component.b]",
+            "component = \"a\"\n[component.b]",
+        );
+        assert!(Manifest::parse(&twice)
+            .unwrap_err()
+            .to_string()
+            .contains("both HTTP and AMQP"));
     }
 
     #[test]

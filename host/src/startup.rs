@@ -9,9 +9,10 @@ use std::time::Duration;
 use anyhow::{bail, Context as _};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-use crate::app::{App, AppParts, LoadedComponent};
+use crate::app::{App, AppParts, Entry, LoadedComponent};
 use crate::engine::{self, PoolLimits};
 use crate::manifest::LoadedManifest;
+use crate::messaging::MessageHandlerPre;
 use crate::outbound::AllowedHosts;
 use crate::routing::Router;
 use crate::runtime_config::RuntimeConfig;
@@ -96,14 +97,36 @@ pub fn build_app(settings: &HostSettings, prepared: &Prepared) -> anyhow::Result
             .instantiate_pre(&compiled)
             .map_err(anyhow::Error::from)
             .with_context(|| format!("component {id:?}: imports this host does not provide"))?;
-        let pre = ProxyPre::new(pre)
-            .map_err(anyhow::Error::from)
-            .with_context(|| format!("component {id:?}: not a wasi:http incoming handler"))?;
+        let handles_messages = manifest
+            .manifest
+            .trigger
+            .amqp
+            .iter()
+            .any(|t| &t.component == id);
+        let entry = if handles_messages {
+            Entry::Messages(
+                MessageHandlerPre::new(pre)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| {
+                        format!(
+                            "component {id:?}: does not export sales:messaging/incoming-handler"
+                        )
+                    })?,
+            )
+        } else {
+            Entry::Http(
+                ProxyPre::new(pre)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| {
+                        format!("component {id:?}: not a wasi:http incoming handler")
+                    })?,
+            )
+        };
         tracing::info!(component = %id, load_ms = started.elapsed().as_millis() as u64, "component ready");
         components.insert(
             id.clone(),
             LoadedComponent {
-                pre,
+                entry,
                 context: Arc::new(context),
             },
         );

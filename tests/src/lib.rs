@@ -37,6 +37,8 @@ pub struct TestAppOptions {
     pub env: Vec<(String, String)>,
     pub remove_env: Vec<String>,
     pub args: Vec<String>,
+    /// Replaces every AMQP trigger's retry delays (tests shorten them).
+    pub retry_delays_ms: Option<Vec<u64>>,
 }
 
 impl Default for TestAppOptions {
@@ -46,6 +48,7 @@ impl Default for TestAppOptions {
             env: Vec::new(),
             remove_env: Vec::new(),
             args: Vec::new(),
+            retry_delays_ms: None,
         }
     }
 }
@@ -77,6 +80,49 @@ impl TestAppOptions {
         self.args.push(arg.to_owned());
         self
     }
+
+    pub fn retry_delays_ms(mut self, delays: &[u64]) -> Self {
+        self.retry_delays_ms = Some(delays.to_vec());
+        self
+    }
+}
+
+/// The manifest a test host runs: `options.manifest` with every AMQP queue
+/// renamed `<queue>.<suffix>` (parallel test hosts must not consume each
+/// other's messages), sources made absolute, and retry delays replaced when
+/// asked. Returns its path and the renamed queues.
+fn test_manifest(options: &TestAppOptions, suffix: &str) -> (PathBuf, Vec<String>) {
+    let text = std::fs::read_to_string(&options.manifest).expect("reading the manifest");
+    let dir = options
+        .manifest
+        .parent()
+        .expect("the manifest has a directory");
+    let mut queues = Vec::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("queue = \"") {
+            let queue = format!("{}.{suffix}", rest.trim_end_matches('"'));
+            out.push_str(&format!("queue = \"{queue}\"\n"));
+            if let Some(delays) = &options.retry_delays_ms {
+                out.push_str(&format!("retry_delays_ms = {delays:?}\n"));
+            }
+            queues.push(queue);
+        } else if options.retry_delays_ms.is_some() && trimmed.starts_with("retry_delays_ms") {
+            continue;
+        } else if let Some(rest) = trimmed.strip_prefix("source = \"") {
+            out.push_str(&format!("source = \"{}/{rest}\n", dir.display()));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = workspace()
+        .join("target/test-manifests")
+        .join(format!("{suffix}.toml"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, out).unwrap();
+    (path, queues)
 }
 
 /// A database created for one test and dropped with it.
@@ -214,6 +260,9 @@ pub struct TestApp {
     process: Child,
     redis_keys: Mutex<Vec<String>>,
     redis_patterns: Mutex<Vec<String>>,
+    /// The AMQP queues this host consumes (renamed for this test).
+    pub queues: Vec<String>,
+    manifest: PathBuf,
 }
 
 pub fn unix_now() -> i64 {
@@ -236,24 +285,45 @@ impl TestApp {
 
     pub async fn spawn_with(options: TestAppOptions) -> Result<TestApp, StartupFailure> {
         let database = TestDatabase::create();
-        let options_clone = options.clone();
+        let suffix = Uuid::new_v4().simple().to_string();
+        let (manifest, queues) = test_manifest(&options, &suffix);
+        let mut options_clone = options.clone();
+        options_clone.manifest = manifest.clone();
+        if !options_clone.args.iter().any(|a| a == "--migrations") {
+            options_clone.args.extend([
+                "--migrations".to_owned(),
+                options
+                    .manifest
+                    .parent()
+                    .unwrap()
+                    .join("migrations")
+                    .display()
+                    .to_string(),
+            ]);
+        }
         let url = database.url();
-        tokio::task::spawn_blocking(move || start_host(options_clone, &url))
+        let started = tokio::task::spawn_blocking(move || start_host(options_clone, &url))
             .await
-            .expect("start_host panicked")
-            .map(|(process, address, logs, jwt_secret)| TestApp {
-                address,
-                jwt_secret,
-                client: reqwest::Client::builder()
-                    .timeout(Duration::from_secs(30))
-                    .build()
-                    .expect("building the HTTP client"),
-                logs,
-                database,
-                process,
-                redis_keys: Mutex::default(),
-                redis_patterns: Mutex::default(),
-            })
+            .expect("start_host panicked");
+        if started.is_err() {
+            let _ = std::fs::remove_file(&manifest);
+            delete_queues(&queues);
+        }
+        started.map(|(process, address, logs, jwt_secret)| TestApp {
+            queues,
+            manifest,
+            address,
+            jwt_secret,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("building the HTTP client"),
+            logs,
+            database,
+            process,
+            redis_keys: Mutex::default(),
+            redis_patterns: Mutex::default(),
+        })
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -337,10 +407,42 @@ impl TestApp {
     }
 }
 
+/// Deletes test queues with everything the trigger declared for them.
+fn delete_queues(queues: &[String]) {
+    if queues.is_empty() {
+        return;
+    }
+    let mut names = Vec::new();
+    for queue in queues {
+        names.push(queue.clone());
+        names.push(format!("{queue}.dlq"));
+        names.extend((1..=8).map(|n| format!("{queue}.retry.{n}")));
+    }
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            if let Ok(broker) = sales_brokers::amqp::AmqpPublisher::connect(AMQP_URL).await {
+                for name in names {
+                    let _ = broker.delete_queue(&name).await;
+                }
+            }
+        });
+    })
+    .join()
+    .ok();
+}
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
+        let _ = std::fs::remove_file(&self.manifest);
+        delete_queues(&self.queues);
         let mut keys = self.redis_keys.lock().unwrap().clone();
         for pattern in self.redis_patterns.lock().unwrap().iter() {
             if let Ok(output) = Command::new("redis-cli")

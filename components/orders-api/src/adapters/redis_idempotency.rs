@@ -9,7 +9,7 @@ use sales_domain::ports::{Claim, IdempotencyStore, StoredResponse};
 use serde::{Deserialize, Serialize};
 use spin_sdk::redis::{RedisParameter, RedisResult};
 
-use super::redis_connection::LazyRedis;
+use order_store::LazyRedis;
 
 /// How long a claim holds while its request runs: longer than any request
 /// may take (product check timeout plus the database), short enough that a

@@ -1,14 +1,16 @@
 //! The order cache (cache-aside) in Redis: `orders-api:order:<id>` holds the
 //! order's JSON for a short time. The database stays the truth; a cache
-//! outage is logged and costs only speed.
+//! outage is logged and costs only speed. The Orders API fills it; whoever
+//! changes an order invalidates it.
 
 use sales_domain::ids::OrderId;
 use sales_domain::order::Order;
 use sales_domain::ports::OrderCache;
 use spin_sdk::redis::RedisParameter;
 
-use super::redis_connection::LazyRedis;
+use crate::redis_connection::LazyRedis;
 
+/// The key of an order's entry, the same for every component.
 pub fn cache_key(id: &OrderId) -> String {
     format!("orders-api:order:{id}")
 }

@@ -1,6 +1,7 @@
-//! One Redis connection per request, opened on first use, shared by the
-//! cache and the idempotency store; failures are logged, never fatal (both
-//! degrade when Redis is away).
+//! One Redis connection per request or message, opened on first use, shared
+//! by the adapters that use Redis (the cache, the Orders API's idempotency
+//! store); failures are logged, never fatal (both degrade when Redis is
+//! away).
 
 use std::cell::OnceCell;
 

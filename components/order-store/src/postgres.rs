@@ -1,0 +1,95 @@
+//! Orders in PostgreSQL, through Spin's `spin:postgres` interface: what the
+//! repository and the status event store share (the connection, the order
+//! columns, parameters, and driver errors in domain terms).
+
+mod orders;
+mod rows;
+mod status_events;
+
+use std::cell::OnceCell;
+
+use chrono::{Datelike, Timelike};
+use sales_domain::ports::RepositoryError;
+use sales_domain::time::Timestamp;
+use spin_sdk::pg4::{Connection, ParameterValue, PgError, QueryError};
+
+pub use orders::PgOrderRepository;
+pub use status_events::PgStatusEventStore;
+
+/// The contract's `UNIQUE (user_id, idempotency_key)` (migration 0002).
+const IDEMPOTENCY_CONSTRAINT: &str = "orders_user_id_idempotency_key_key";
+
+/// The columns [`rows::order_from_row`] reads, in its order.
+const ORDER_COLUMNS: &str = "order_id, user_id, product_id, quantity, status, idempotency_key, \
+     created_at, updated_at, shipped_at, delivered_at, request_fingerprint";
+
+/// One connection, opened on first use and kept for the adapter's life (a
+/// transaction's statements must all run on it).
+struct LazyConnection<'a> {
+    address: &'a str,
+    connection: OnceCell<Connection>,
+}
+
+impl<'a> LazyConnection<'a> {
+    fn new(address: &'a str) -> Self {
+        Self {
+            address,
+            connection: OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Connection, RepositoryError> {
+        if let Some(connection) = self.connection.get() {
+            return Ok(connection);
+        }
+        let connection = Connection::open(self.address).map_err(repository_error)?;
+        Ok(self.connection.get_or_init(|| connection))
+    }
+}
+
+/// Driver errors in domain terms: the idempotency constraint is a duplicate,
+/// a lost or refused connection means the database is unavailable.
+fn repository_error(error: PgError) -> RepositoryError {
+    match &error {
+        PgError::ConnectionFailed(why) => RepositoryError::Unavailable(why.clone()),
+        PgError::QueryFailed(QueryError::DbError(db)) => {
+            let constraint = db
+                .extras
+                .iter()
+                .find(|(name, _)| name == "constraint")
+                .map(|(_, value)| value.as_str());
+            if db.code == "23505"
+                && (constraint == Some(IDEMPOTENCY_CONSTRAINT)
+                    || db.message.contains(IDEMPOTENCY_CONSTRAINT))
+            {
+                RepositoryError::DuplicateIdempotencyKey
+            } else if db.code.starts_with("08") || db.code.starts_with("57P") {
+                RepositoryError::Unavailable(db.as_text.clone())
+            } else {
+                RepositoryError::Other(db.as_text.clone())
+            }
+        }
+        other => RepositoryError::Other(format!("{other:?}")),
+    }
+}
+
+fn uuid(value: &impl ToString) -> ParameterValue {
+    ParameterValue::Uuid(value.to_string())
+}
+
+fn datetime(timestamp: &Timestamp) -> ParameterValue {
+    let t = timestamp.to_naive_utc();
+    ParameterValue::Datetime((
+        t.year(),
+        t.month() as u8,
+        t.day() as u8,
+        t.hour() as u8,
+        t.minute() as u8,
+        t.second() as u8,
+        t.nanosecond(),
+    ))
+}
+
+fn optional_datetime(timestamp: Option<&Timestamp>) -> ParameterValue {
+    timestamp.map_or(ParameterValue::DbNull, datetime)
+}

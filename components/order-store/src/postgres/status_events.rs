@@ -1,0 +1,182 @@
+//! [`StatusEventStore`] in PostgreSQL: one transaction per consumed event,
+//! on one connection, in the order the port's documentation gives.
+//!
+//! `processed_events` is written first, so a concurrent delivery of the same
+//! event blocks on that row until the first commits (then finds it, and
+//! stops) or rolls back (then goes ahead). The order is locked `FOR UPDATE`
+//! before the domain decides, so two different events for one order apply
+//! one after the other, each seeing the other's result.
+
+use sales_domain::events::StatusEvent;
+use sales_domain::order::Order;
+use sales_domain::ports::{
+    RepositoryError, StatusChange, StatusDecision, StatusEventOutcome, StatusEventStore,
+};
+use spin_sdk::pg4::{Connection, ParameterValue, RowSet};
+
+use super::rows::order_from_row;
+use super::{datetime, optional_datetime, repository_error, uuid, LazyConnection, ORDER_COLUMNS};
+
+const RECORD_EVENT: &str = "\
+INSERT INTO processed_events (event_id, event_type, order_id) VALUES ($1, $2, $3)
+ON CONFLICT (event_id) DO NOTHING";
+
+const UPDATE_STATUS: &str = "\
+UPDATE orders SET status = $2, shipped_at = $3, delivered_at = $4, updated_at = $5
+WHERE order_id = $1";
+
+const INSERT_EVENT: &str = "\
+INSERT INTO outbox (event_id, event_type, order_id, payload) VALUES ($1, $2, $3, $4)";
+
+fn lock_order() -> String {
+    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 FOR UPDATE")
+}
+
+pub struct PgStatusEventStore<'a> {
+    connection: LazyConnection<'a>,
+}
+
+impl<'a> PgStatusEventStore<'a> {
+    pub fn new(address: &'a str) -> Self {
+        Self {
+            connection: LazyConnection::new(address),
+        }
+    }
+}
+
+impl StatusEventStore for PgStatusEventStore<'_> {
+    fn apply(
+        &self,
+        event: &StatusEvent,
+        decide: &dyn Fn(&Order) -> StatusDecision,
+    ) -> Result<StatusEventOutcome, RepositoryError> {
+        apply_in_transaction(self.connection.get()?, event, decide)
+    }
+}
+
+/// The statements a transaction needs, errors already in domain terms, so
+/// that its sequence can be tested without a database.
+trait Session {
+    fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError>;
+    fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError>;
+}
+
+impl Session for Connection {
+    fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError> {
+        Connection::execute(self, statement, params).map_err(repository_error)
+    }
+
+    fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError> {
+        Connection::query(self, statement, params).map_err(repository_error)
+    }
+}
+
+/// How the transaction ends.
+enum End {
+    Commit,
+    Rollback,
+}
+
+fn apply_in_transaction(
+    session: &dyn Session,
+    event: &StatusEvent,
+    decide: &dyn Fn(&Order) -> StatusDecision,
+) -> Result<StatusEventOutcome, RepositoryError> {
+    session.execute("BEGIN", &[])?;
+    let (end, outcome) = match decide_within(session, event, decide) {
+        Ok(decided) => decided,
+        Err(error) => {
+            rollback(session);
+            return Err(error);
+        }
+    };
+    match end {
+        End::Commit => {
+            if let Err(error) = session.execute("COMMIT", &[]) {
+                rollback(session);
+                return Err(error);
+            }
+        }
+        // Nothing was written that matters, so a failed rollback changes
+        // nothing: the host rolls the connection back when it is dropped.
+        End::Rollback => rollback(session),
+    }
+    Ok(outcome)
+}
+
+/// Everything between `BEGIN` and its end.
+fn decide_within(
+    session: &dyn Session,
+    event: &StatusEvent,
+    decide: &dyn Fn(&Order) -> StatusDecision,
+) -> Result<(End, StatusEventOutcome), RepositoryError> {
+    let recorded = session.execute(
+        RECORD_EVENT,
+        &[
+            ParameterValue::Str(event.event_id.to_string()),
+            ParameterValue::Str(event.event_type.as_str().to_owned()),
+            uuid(&event.order_id),
+        ],
+    )?;
+    if recorded == 0 {
+        return Ok((End::Rollback, StatusEventOutcome::AlreadyProcessed));
+    }
+
+    let rows = session.query(&lock_order(), &[uuid(&event.order_id)])?;
+    let Some(row) = rows.rows.first() else {
+        return Ok((End::Rollback, StatusEventOutcome::OrderNotFound));
+    };
+    let (order, _fingerprint) = order_from_row(row)?;
+
+    let decision = decide(&order);
+    let end = match &decision {
+        StatusDecision::Apply(change) => {
+            write_change(session, change)?;
+            End::Commit
+        }
+        StatusDecision::Skip => End::Commit,
+        StatusDecision::Refuse(_) => End::Rollback,
+    };
+    Ok((end, StatusEventOutcome::Decided(decision)))
+}
+
+fn write_change(session: &dyn Session, change: &StatusChange) -> Result<(), RepositoryError> {
+    let order = &change.order;
+    let updated = session.execute(
+        UPDATE_STATUS,
+        &[
+            uuid(&order.id),
+            ParameterValue::Str(order.status.as_str().to_owned()),
+            optional_datetime(order.shipped_at.as_ref()),
+            optional_datetime(order.delivered_at.as_ref()),
+            datetime(&order.updated_at),
+        ],
+    )?;
+    if updated != 1 {
+        return Err(RepositoryError::Other(format!(
+            "order {} updated {updated} rows, not 1",
+            order.id
+        )));
+    }
+    let event = &change.event;
+    session.execute(
+        INSERT_EVENT,
+        &[
+            ParameterValue::Uuid(event.event_id.to_string()),
+            ParameterValue::Str(event.event_type.as_str().to_owned()),
+            uuid(&event.order_id),
+            ParameterValue::Jsonb(event.to_json().into_bytes()),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Best effort: on failure the host rolls back when the connection drops.
+fn rollback(session: &dyn Session) {
+    if let Err(error) = session.execute("ROLLBACK", &[]) {
+        eprintln!("rollback failed: {error:?}");
+    }
+}
+
+#[cfg(test)]
+mod tests;

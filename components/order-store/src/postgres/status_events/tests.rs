@@ -1,0 +1,351 @@
+//! The transaction's statements, in order, for every way it can go.
+
+use std::cell::{Cell, RefCell};
+
+use sales_domain::events::{EventEnvelope, EventType};
+use sales_domain::ids::{OrderId, ProductId, UserId};
+use sales_domain::order::{IdempotencyKey, OrderStatus, Quantity, TransitionError};
+use sales_domain::time::Timestamp;
+use spin_sdk::pg4::DbValue;
+use uuid::Uuid;
+
+use super::*;
+
+/// A session that answers from a script and logs each statement's first
+/// words with its parameters.
+struct FakeSession {
+    log: RefCell<Vec<(String, Vec<String>)>>,
+    already_recorded: bool,
+    order: Option<Vec<DbValue>>,
+    fail_on: Option<&'static str>,
+}
+
+impl FakeSession {
+    fn with_order() -> Self {
+        Self {
+            log: RefCell::default(),
+            already_recorded: false,
+            order: Some(order_row()),
+            fail_on: None,
+        }
+    }
+
+    fn statements(&self) -> Vec<String> {
+        self.log.borrow().iter().map(|(s, _)| s.clone()).collect()
+    }
+
+    fn params_of(&self, prefix: &str) -> Vec<String> {
+        self.log
+            .borrow()
+            .iter()
+            .find(|(s, _)| s.starts_with(prefix))
+            .map(|(_, p)| p.clone())
+            .unwrap()
+    }
+
+    fn run(&self, statement: &str, params: &[ParameterValue]) -> Result<String, RepositoryError> {
+        let words: Vec<&str> = statement.split_whitespace().take(3).collect();
+        let head = words.join(" ");
+        self.log.borrow_mut().push((head.clone(), debug(params)));
+        match self.fail_on {
+            Some(prefix) if head.starts_with(prefix) => {
+                Err(RepositoryError::Unavailable("connection reset".into()))
+            }
+            _ => Ok(head),
+        }
+    }
+}
+
+impl Session for FakeSession {
+    fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError> {
+        let head = self.run(statement, params)?;
+        Ok(match head.as_str() {
+            "INSERT INTO processed_events" => u64::from(!self.already_recorded),
+            "UPDATE orders SET" => 1,
+            "INSERT INTO outbox" => 1,
+            _ => 0,
+        })
+    }
+
+    fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError> {
+        self.run(statement, params)?;
+        Ok(RowSet {
+            columns: vec![],
+            rows: self.order.iter().cloned().collect(),
+        })
+    }
+}
+
+/// Parameters as text: the generated `ParameterValue` has no `PartialEq`.
+fn debug(params: &[ParameterValue]) -> Vec<String> {
+    params.iter().map(|p| format!("{p:?}")).collect()
+}
+
+const ORDER: &str = "00000000-0000-4000-8000-000000000001";
+
+fn at(millis: i64) -> Timestamp {
+    Timestamp::from_unix_millis(1_795_000_000_000 + millis).unwrap()
+}
+
+fn datetime_value(timestamp: &Timestamp) -> DbValue {
+    match datetime(timestamp) {
+        ParameterValue::Datetime(t) => DbValue::Datetime(t),
+        _ => unreachable!(),
+    }
+}
+
+fn order_row() -> Vec<DbValue> {
+    vec![
+        DbValue::Uuid(ORDER.into()),
+        DbValue::Uuid("00000000-0000-4000-8000-000000000002".into()),
+        DbValue::Uuid("00000000-0000-4000-8000-000000000003".into()),
+        DbValue::Int32(2),
+        DbValue::Str("Pending Shipment".into()),
+        DbValue::Str("key-1".into()),
+        datetime_value(&at(0)),
+        datetime_value(&at(0)),
+        DbValue::DbNull,
+        DbValue::DbNull,
+        DbValue::Str("fingerprint".into()),
+    ]
+}
+
+fn pending() -> Order {
+    Order::new_pending(
+        OrderId::parse(ORDER).unwrap(),
+        UserId::parse("00000000-0000-4000-8000-000000000002").unwrap(),
+        ProductId::parse("00000000-0000-4000-8000-000000000003").unwrap(),
+        Quantity::new(2).unwrap(),
+        IdempotencyKey::new("key-1").unwrap(),
+        at(0),
+    )
+}
+
+fn shipped_event() -> StatusEvent {
+    StatusEvent {
+        event_id: Uuid::from_u128(7),
+        event_type: EventType::OrderShipped,
+        order_id: OrderId::parse(ORDER).unwrap(),
+        status: OrderStatus::Shipped,
+        happened_at: None,
+    }
+}
+
+fn ship(order: &Order) -> StatusDecision {
+    let mut shipped = order.clone();
+    shipped
+        .apply_status(OrderStatus::Shipped, at(5_000))
+        .unwrap();
+    StatusDecision::Apply(Box::new(StatusChange {
+        event: EventEnvelope::order_status_changed(
+            Uuid::from_u128(1_000),
+            order.id,
+            order.status,
+            shipped.status,
+            at(5_000),
+            Uuid::from_u128(7),
+        ),
+        order: shipped,
+    }))
+}
+
+#[test]
+fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_commits() {
+    let session = FakeSession::with_order();
+    let seen = RefCell::new(None);
+
+    let outcome = apply_in_transaction(&session, &shipped_event(), &|order| {
+        *seen.borrow_mut() = Some(order.clone());
+        ship(order)
+    })
+    .unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::Decided(ship(&pending())));
+    assert_eq!(
+        seen.into_inner(),
+        Some(pending()),
+        "decided on the locked row"
+    );
+    assert_eq!(
+        session.statements(),
+        [
+            "BEGIN",
+            "INSERT INTO processed_events",
+            "SELECT order_id, user_id,",
+            "UPDATE orders SET",
+            "INSERT INTO outbox",
+            "COMMIT",
+        ]
+    );
+    assert_eq!(
+        session.params_of("INSERT INTO processed_events"),
+        debug(&[
+            ParameterValue::Str(Uuid::from_u128(7).to_string()),
+            ParameterValue::Str("OrderShipped".into()),
+            ParameterValue::Uuid(ORDER.into()),
+        ])
+    );
+    assert_eq!(
+        session.params_of("UPDATE"),
+        debug(&[
+            ParameterValue::Uuid(ORDER.into()),
+            ParameterValue::Str("Shipped".into()),
+            datetime(&at(5_000)),
+            ParameterValue::DbNull,
+            datetime(&at(5_000)),
+        ])
+    );
+    let outbox = session.params_of("INSERT INTO outbox");
+    assert_eq!(
+        outbox[..2],
+        debug(&[
+            ParameterValue::Uuid(Uuid::from_u128(1_000).to_string()),
+            ParameterValue::Str("OrderStatusChanged".into()),
+        ])
+    );
+}
+
+#[test]
+fn the_lock_is_taken_with_for_update() {
+    assert!(lock_order().ends_with("WHERE order_id = $1 FOR UPDATE"));
+}
+
+#[test]
+fn an_event_already_processed_is_rolled_back_without_deciding() {
+    let session = FakeSession {
+        already_recorded: true,
+        ..FakeSession::with_order()
+    };
+    let decided = Cell::new(false);
+
+    let outcome = apply_in_transaction(&session, &shipped_event(), &|order| {
+        decided.set(true);
+        ship(order)
+    })
+    .unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::AlreadyProcessed);
+    assert!(!decided.get());
+    assert_eq!(
+        session.statements(),
+        ["BEGIN", "INSERT INTO processed_events", "ROLLBACK"]
+    );
+}
+
+#[test]
+fn an_unknown_order_is_rolled_back_without_deciding() {
+    let session = FakeSession {
+        order: None,
+        ..FakeSession::with_order()
+    };
+
+    let outcome = apply_in_transaction(&session, &shipped_event(), &|_| {
+        panic!("decide must not be called")
+    })
+    .unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::OrderNotFound);
+    assert_eq!(session.statements().last().unwrap(), "ROLLBACK");
+    assert!(!session.statements().iter().any(|s| s == "COMMIT"));
+}
+
+#[test]
+fn a_skip_commits_the_processed_event_only() {
+    let session = FakeSession::with_order();
+
+    let outcome =
+        apply_in_transaction(&session, &shipped_event(), &|_| StatusDecision::Skip).unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::Decided(StatusDecision::Skip));
+    assert_eq!(
+        session.statements(),
+        [
+            "BEGIN",
+            "INSERT INTO processed_events",
+            "SELECT order_id, user_id,",
+            "COMMIT",
+        ]
+    );
+}
+
+#[test]
+fn a_refusal_rolls_everything_back() {
+    let session = FakeSession::with_order();
+    let refusal = TransitionError::NotYet {
+        from: OrderStatus::PendingShipment,
+        to: OrderStatus::Delivered,
+    };
+
+    let outcome = apply_in_transaction(&session, &shipped_event(), &|_| {
+        StatusDecision::Refuse(refusal)
+    })
+    .unwrap();
+
+    assert_eq!(
+        outcome,
+        StatusEventOutcome::Decided(StatusDecision::Refuse(refusal))
+    );
+    assert_eq!(session.statements().last().unwrap(), "ROLLBACK");
+    assert!(!session.statements().iter().any(|s| s == "COMMIT"));
+}
+
+#[test]
+fn a_connection_lost_mid_transaction_rolls_back_and_is_unavailable() {
+    for failing in [
+        "INSERT INTO processed_events",
+        "SELECT",
+        "UPDATE",
+        "INSERT INTO outbox",
+    ] {
+        let session = FakeSession {
+            fail_on: Some(failing),
+            ..FakeSession::with_order()
+        };
+
+        let result = apply_in_transaction(&session, &shipped_event(), &ship);
+
+        assert_eq!(
+            result,
+            Err(RepositoryError::Unavailable("connection reset".into())),
+            "{failing}"
+        );
+        assert_eq!(
+            session.statements().last().unwrap(),
+            "ROLLBACK",
+            "{failing}"
+        );
+        assert!(!session.statements().iter().any(|s| s == "COMMIT"));
+    }
+}
+
+#[test]
+fn a_failed_commit_is_an_error() {
+    let session = FakeSession {
+        fail_on: Some("COMMIT"),
+        ..FakeSession::with_order()
+    };
+
+    let result = apply_in_transaction(&session, &shipped_event(), &ship);
+
+    assert_eq!(
+        result,
+        Err(RepositoryError::Unavailable("connection reset".into()))
+    );
+    assert_eq!(session.statements().last().unwrap(), "ROLLBACK");
+}
+
+#[test]
+fn a_failed_begin_is_an_error_and_nothing_else_runs() {
+    let session = FakeSession {
+        fail_on: Some("BEGIN"),
+        ..FakeSession::with_order()
+    };
+
+    let result = apply_in_transaction(&session, &shipped_event(), &ship);
+
+    assert_eq!(
+        result,
+        Err(RepositoryError::Unavailable("connection reset".into()))
+    );
+    assert_eq!(session.statements(), ["BEGIN"]);
+}

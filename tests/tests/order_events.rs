@@ -1,0 +1,251 @@
+//! Consumed events through the real path: RabbitMQ -> sales-host's AMQP
+//! trigger -> order-events component -> PostgreSQL (and the outbox), with the
+//! retry and dead-letter policy of CONTRACT.md "Events".
+
+use std::time::{Duration, Instant};
+
+use sales_api_tests::{TestApp, TestAppOptions, AMQP_URL};
+use sales_brokers::amqp::{AmqpConsumer, AmqpPublisher, OutgoingMessage};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+fn queue<'a>(app: &'a TestApp, name: &str) -> &'a str {
+    app.queues
+        .iter()
+        .find(|q| q.starts_with(&format!("{name}.")))
+        .unwrap_or_else(|| panic!("no queue {name} in {:?}", app.queues))
+}
+
+/// An order of the app's database, written directly: these tests are about
+/// consuming events, not about taking orders.
+fn insert_order(app: &TestApp) -> String {
+    let id = Uuid::new_v4().to_string();
+    app.database.query(&format!(
+        "INSERT INTO orders (order_id, user_id, product_id, quantity, status, idempotency_key, created_at, updated_at) \
+         VALUES ('{id}', gen_random_uuid(), gen_random_uuid(), 1, 'Pending Shipment', 'k-{id}', \
+                 now() - interval '1 hour', now() - interval '1 hour')"
+    ));
+    id
+}
+
+fn envelope(event_type: &str, order_id: &str, data: Value) -> (String, Vec<u8>) {
+    let event_id = Uuid::new_v4().to_string();
+    let body = json!({
+        "event_id": event_id,
+        "event_type": event_type,
+        "order_id": order_id,
+        "timestamp": "2026-11-24T10:00:00.000Z",
+        "data": data,
+    });
+    (event_id, body.to_string().into_bytes())
+}
+
+async fn publish(queue: &str, event_id: &str, body: Vec<u8>) {
+    let broker = AmqpPublisher::connect(AMQP_URL).await.unwrap();
+    broker
+        .publish(
+            "",
+            queue,
+            &OutgoingMessage {
+                body,
+                message_id: event_id.to_owned(),
+                content_type: "application/json".to_owned(),
+                headers: vec![("x-request-id".to_owned(), format!("req-{event_id}"))],
+            },
+        )
+        .await
+        .unwrap();
+}
+
+async fn wait_for(what: &str, timeout: Duration, check: impl Fn() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn status(app: &TestApp, order_id: &str) -> String {
+    app.database.query(&format!(
+        "SELECT status FROM orders WHERE order_id = '{order_id}'"
+    ))
+}
+
+/// The next message in `<queue>.dlq`, within a few seconds.
+async fn dead_lettered(queue: &str) -> sales_brokers::amqp::Delivery {
+    let dlq = format!("{queue}.dlq");
+    let mut consumer = AmqpConsumer::connect(AMQP_URL, &dlq, &[Duration::from_millis(100)], 1)
+        .await
+        .unwrap();
+    let delivery = tokio::time::timeout(Duration::from_secs(15), consumer.next())
+        .await
+        .expect("a dead-lettered message")
+        .unwrap();
+    let broker = AmqpPublisher::connect(AMQP_URL).await.unwrap();
+    for name in [format!("{dlq}.dlq"), format!("{dlq}.retry.1")] {
+        let _ = broker.delete_queue(&name).await;
+    }
+    delivery
+}
+
+#[tokio::test]
+async fn shipped_then_delivered_moves_the_order_and_records_each_change() {
+    let app = TestApp::spawn().await;
+    let order = insert_order(&app);
+
+    let (shipped_id, body) = envelope(
+        "OrderShipped",
+        &order,
+        json!({"shipped_at": "2026-11-24T11:00:00.000Z"}),
+    );
+    publish(queue(&app, "orders.shipped"), &shipped_id, body).await;
+    wait_for("Shipped", Duration::from_secs(10), || {
+        status(&app, &order) == "Shipped"
+    })
+    .await;
+
+    let (delivered_id, body) = envelope("OrderDelivered", &order, json!({}));
+    publish(queue(&app, "orders.delivered"), &delivered_id, body).await;
+    wait_for("Delivered", Duration::from_secs(10), || {
+        status(&app, &order) == "Delivered"
+    })
+    .await;
+
+    let shipped_at = app
+        .database
+        .query(&format!("SELECT to_char(shipped_at, 'YYYY-MM-DD HH24:MI:SS') FROM orders WHERE order_id = '{order}'"));
+    assert_eq!(shipped_at, "2026-11-24 11:00:00");
+    assert_eq!(
+        app.database.query(&format!(
+            "SELECT delivered_at IS NOT NULL FROM orders WHERE order_id = '{order}'"
+        )),
+        "t"
+    );
+    let events: Vec<Value> = app
+        .database
+        .query(&format!(
+            "SELECT payload::text FROM outbox WHERE order_id = '{order}' AND event_type = 'OrderStatusChanged' ORDER BY id"
+        ))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["data"]["previous_status"], "Pending Shipment");
+    assert_eq!(events[0]["data"]["status"], "Shipped");
+    assert_eq!(events[0]["data"]["caused_by_event_id"], shipped_id);
+    assert_eq!(events[1]["data"]["previous_status"], "Shipped");
+    assert_eq!(events[1]["data"]["status"], "Delivered");
+    assert_eq!(events[1]["data"]["caused_by_event_id"], delivered_id);
+    assert_eq!(
+        app.database.query(&format!(
+            "SELECT count(*) FROM processed_events WHERE order_id = '{order}'"
+        )),
+        "2"
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_event_is_applied_once() {
+    let app = TestApp::spawn().await;
+    let order = insert_order(&app);
+    let (event_id, body) = envelope("OrderShipped", &order, json!({}));
+    for _ in 0..3 {
+        publish(queue(&app, "orders.shipped"), &event_id, body.clone()).await;
+    }
+    wait_for("Shipped", Duration::from_secs(10), || {
+        status(&app, &order) == "Shipped"
+    })
+    .await;
+    // Let every copy be consumed before counting.
+    wait_for("all copies handled", Duration::from_secs(10), || {
+        app.logs
+            .lines()
+            .iter()
+            .filter(|l| l.contains(&format!("req-{event_id}")) && l.contains("message handled"))
+            .count()
+            == 3
+    })
+    .await;
+    assert_eq!(
+        app.database.query(&format!(
+            "SELECT count(*) FROM outbox WHERE order_id = '{order}' AND event_type = 'OrderStatusChanged'"
+        )),
+        "1"
+    );
+    assert_eq!(
+        app.database.query(&format!(
+            "SELECT count(*) FROM processed_events WHERE event_id = '{event_id}'"
+        )),
+        "1"
+    );
+}
+
+#[tokio::test]
+async fn a_poison_message_goes_straight_to_the_dead_letter_queue() {
+    let app = TestApp::spawn().await;
+    let shipped = queue(&app, "orders.shipped").to_owned();
+    publish(&shipped, "poison-1", b"this is not json".to_vec()).await;
+    let delivery = dead_lettered(&shipped).await;
+    assert_eq!(delivery.body, b"this is not json");
+    assert!(delivery
+        .header("x-failure-reason")
+        .is_some_and(|r| !r.is_empty()));
+    assert_eq!(delivery.header("x-attempts"), Some("1"));
+}
+
+#[tokio::test]
+async fn an_event_for_an_unknown_order_goes_straight_to_the_dead_letter_queue() {
+    let app = TestApp::spawn().await;
+    let shipped = queue(&app, "orders.shipped").to_owned();
+    let (event_id, body) = envelope("OrderShipped", &Uuid::new_v4().to_string(), json!({}));
+    publish(&shipped, &event_id, body).await;
+    let delivery = dead_lettered(&shipped).await;
+    assert_eq!(delivery.message_id.as_deref(), Some(event_id.as_str()));
+    assert_eq!(delivery.header("x-attempts"), Some("1"));
+}
+
+#[tokio::test]
+async fn delivered_before_shipped_is_retried_then_dead_lettered() {
+    let app = TestApp::spawn_with(TestAppOptions::default().retry_delays_ms(&[100, 200, 300]))
+        .await
+        .unwrap_or_else(|f| panic!("{f:#?}"));
+    let order = insert_order(&app);
+    let delivered = queue(&app, "orders.delivered").to_owned();
+    let (event_id, body) = envelope("OrderDelivered", &order, json!({}));
+    publish(&delivered, &event_id, body).await;
+
+    let delivery = dead_lettered(&delivered).await;
+    assert_eq!(delivery.message_id.as_deref(), Some(event_id.as_str()));
+    assert_eq!(
+        delivery.header("x-attempts"),
+        Some("4"),
+        "{:?}",
+        delivery.headers
+    );
+    assert!(delivery.header("x-failure-reason").is_some());
+    assert_eq!(status(&app, &order), "Pending Shipment");
+    assert_eq!(
+        app.database.query(&format!(
+            "SELECT count(*) FROM processed_events WHERE event_id = '{event_id}'"
+        )),
+        "0"
+    );
+}
+
+#[tokio::test]
+async fn delivered_before_shipped_is_applied_once_the_shipment_arrives() {
+    let app = TestApp::spawn_with(TestAppOptions::default().retry_delays_ms(&[300, 600, 1200]))
+        .await
+        .unwrap_or_else(|f| panic!("{f:#?}"));
+    let order = insert_order(&app);
+    let (delivered_id, body) = envelope("OrderDelivered", &order, json!({}));
+    publish(queue(&app, "orders.delivered"), &delivered_id, body).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (shipped_id, body) = envelope("OrderShipped", &order, json!({}));
+    publish(queue(&app, "orders.shipped"), &shipped_id, body).await;
+
+    wait_for("Delivered", Duration::from_secs(10), || {
+        status(&app, &order) == "Delivered"
+    })
+    .await;
+}

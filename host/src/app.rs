@@ -14,8 +14,9 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiBody, WasiHttpView as _};
 
+use crate::brokers::Brokers;
 use crate::host_error::HostError;
-use crate::messaging::{HandleMessageError, Message, MessageHandlerPre};
+use crate::messaging::{HandleMessageError, Message, MessageHandlerPre, OutboxRelayPre};
 use crate::outbound_http::OutboundHttp;
 use crate::routing::{RouteMatch, Router};
 use crate::services::Services;
@@ -32,6 +33,11 @@ pub enum Entry {
     Http(ProxyPre<GuestState>),
     /// Exports `sales:messaging/incoming-handler` (broker triggers).
     Messages(MessageHandlerPre<GuestState>),
+    /// Exports `sales:messaging/relay` and publishes through `brokers`.
+    Relay {
+        pre: OutboxRelayPre<GuestState>,
+        brokers: Arc<Brokers>,
+    },
 }
 
 pub struct App {
@@ -68,6 +74,11 @@ impl App {
         })
     }
 
+    /// How a loaded component is run, if there is one by that id.
+    pub fn entry(&self, component_id: &str) -> Option<&Entry> {
+        self.components.get(component_id).map(|c| &c.entry)
+    }
+
     /// The linker every component is pre-instantiated with: WASI 0.2,
     /// wasi-http and the Spin interfaces.
     pub fn linker(engine: &Engine) -> anyhow::Result<Linker<GuestState>> {
@@ -75,6 +86,10 @@ impl App {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         crate::spin::add_to_linker(&mut linker)?;
+        crate::messaging::relay::sales::messaging::producer::add_to_linker::<
+            GuestState,
+            wasmtime::component::HasSelf<GuestState>,
+        >(&mut linker, |state| state)?;
         Ok(linker)
     }
 
@@ -142,11 +157,16 @@ impl App {
             component.context.clone(),
             request_id.clone(),
         );
+        let brokers = match &component.entry {
+            Entry::Relay { brokers, .. } => Some(brokers.clone()),
+            _ => None,
+        };
         let state = GuestState::new(
             component.context.clone(),
             self.services.clone(),
             outbound,
             request_id.clone(),
+            brokers,
         );
         let mut store = Store::new(&self.engine, state);
         let deadline = Instant::now() + self.request_timeout;
@@ -190,6 +210,32 @@ impl App {
         };
         match tokio::time::timeout(self.request_timeout, run).await {
             Ok(Ok(verdict)) => Ok(verdict),
+            Ok(Err(trap)) => Err(HostError::Internal(trap.into())),
+            Err(_) => Err(HostError::Timeout(self.request_timeout)),
+        }
+    }
+
+    /// Runs the outbox relay `component_id` once: how many events it
+    /// published, or why it stopped.
+    pub async fn run_relay(&self, component_id: &str) -> Result<Result<u32, String>, HostError> {
+        let Some(component) = self.components.get(component_id) else {
+            return Err(HostError::Internal(anyhow::anyhow!(
+                "no component {component_id:?}"
+            )));
+        };
+        let Entry::Relay { pre, .. } = &component.entry else {
+            return Err(HostError::Internal(anyhow::anyhow!(
+                "component {component_id:?} is not an outbox relay"
+            )));
+        };
+        let request_id: Arc<str> = Arc::from(format!("relay-{}", uuid::Uuid::new_v4()));
+        let mut store = self.new_store(component, &request_id);
+        let run = async {
+            let relay = pre.instantiate_async(&mut store).await?;
+            relay.sales_messaging_relay().call_run(&mut store).await
+        };
+        match tokio::time::timeout(self.request_timeout, run).await {
+            Ok(Ok(outcome)) => Ok(outcome),
             Ok(Err(trap)) => Err(HostError::Internal(trap.into())),
             Err(_) => Err(HostError::Timeout(self.request_timeout)),
         }

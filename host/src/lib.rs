@@ -3,6 +3,7 @@
 
 pub mod amqp_trigger;
 pub mod app;
+pub mod brokers;
 pub mod component_build;
 pub mod engine;
 pub mod guest_log;
@@ -13,6 +14,7 @@ pub mod messaging;
 pub mod migrate;
 pub mod outbound;
 pub mod outbound_http;
+pub mod outbox_trigger;
 pub mod response_body;
 pub mod routing;
 pub mod runtime_config;

@@ -172,6 +172,12 @@ async fn run(cli: Cli, env: HashMap<String, String>) -> anyhow::Result<()> {
                 &prepared.variables,
             )
             .await?;
+            let _relays = sales_host::outbox_trigger::start(
+                app.clone(),
+                &prepared.manifest.manifest,
+                &prepared.variables,
+            )
+            .await?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;

@@ -77,6 +77,50 @@ pub struct Triggers {
     /// that export `sales:messaging/incoming-handler`.
     #[serde(default)]
     pub amqp: Vec<AmqpTrigger>,
+    /// `sales-host`'s own trigger: a component exporting
+    /// `sales:messaging/relay`, run when the outbox table has news.
+    #[serde(default)]
+    pub outbox: Vec<OutboxTrigger>,
+}
+
+/// The transactional outbox's relay: woken by Postgres `NOTIFY` on
+/// `notify_channel` and every `interval_ms` as a safety net, it publishes
+/// through the host's broker connections.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxTrigger {
+    pub component: String,
+    /// The database to LISTEN on, usually `"{{ database_url }}"`.
+    pub database: String,
+    #[serde(default = "default_notify_channel")]
+    pub notify_channel: String,
+    #[serde(default = "default_relay_interval_ms")]
+    pub interval_ms: u64,
+    /// The RabbitMQ broker, usually `"{{ rabbitmq_url }}"`.
+    pub amqp_address: String,
+    /// The Kafka bootstrap servers, usually `"{{ kafka_brokers }}"`.
+    pub kafka_brokers: String,
+    /// Topic exchanges declared (durable) at start-up.
+    #[serde(default)]
+    pub amqp_exchanges: Vec<String>,
+    /// Kafka topics created at start-up if missing, with their partition count.
+    #[serde(default)]
+    pub kafka_topics: Vec<KafkaTopic>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaTopic {
+    pub name: String,
+    pub partitions: i32,
+}
+
+fn default_notify_channel() -> String {
+    "outbox".to_owned()
+}
+
+fn default_relay_interval_ms() -> u64 {
+    1_000
 }
 
 /// A queue consumed by a component, with the retry policy of CONTRACT.md.
@@ -258,6 +302,30 @@ impl Manifest {
             {
                 return Err(invalid(format!(
                     "component {:?} cannot serve both HTTP and AMQP triggers",
+                    trigger.component
+                )));
+            }
+        }
+        for trigger in &self.trigger.outbox {
+            if !self.component.contains_key(&trigger.component) {
+                return Err(invalid(format!(
+                    "outbox trigger names unknown component {:?}",
+                    trigger.component
+                )));
+            }
+            let elsewhere = self
+                .trigger
+                .http
+                .iter()
+                .any(|t| t.component == trigger.component)
+                || self
+                    .trigger
+                    .amqp
+                    .iter()
+                    .any(|t| t.component == trigger.component);
+            if elsewhere || trigger.interval_ms == 0 {
+                return Err(invalid(format!(
+                    "outbox relay {:?} must have no other trigger and an interval_ms above 0",
                     trigger.component
                 )));
             }

@@ -10,9 +10,10 @@ use anyhow::{bail, Context as _};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::app::{App, AppParts, Entry, LoadedComponent};
+use crate::brokers::Brokers;
 use crate::engine::{self, PoolLimits};
 use crate::manifest::LoadedManifest;
-use crate::messaging::MessageHandlerPre;
+use crate::messaging::{MessageHandlerPre, OutboxRelayPre};
 use crate::outbound::AllowedHosts;
 use crate::routing::Router;
 use crate::runtime_config::RuntimeConfig;
@@ -103,7 +104,27 @@ pub fn build_app(settings: &HostSettings, prepared: &Prepared) -> anyhow::Result
             .amqp
             .iter()
             .any(|t| &t.component == id);
-        let entry = if handles_messages {
+        let relay = manifest
+            .manifest
+            .trigger
+            .outbox
+            .iter()
+            .find(|t| &t.component == id);
+        let entry = if let Some(relay) = relay {
+            let brokers = Brokers::new(
+                prepared.variables.render(&relay.amqp_address)?,
+                &prepared.variables.render(&relay.kafka_brokers)?,
+            )
+            .with_context(|| format!("component {id:?}: broker settings"))?;
+            Entry::Relay {
+                pre: OutboxRelayPre::new(pre)
+                    .map_err(anyhow::Error::from)
+                    .with_context(|| {
+                        format!("component {id:?}: does not export sales:messaging/relay")
+                    })?,
+                brokers: Arc::new(brokers),
+            }
+        } else if handles_messages {
             Entry::Messages(
                 MessageHandlerPre::new(pre)
                     .map_err(anyhow::Error::from)

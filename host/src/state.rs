@@ -7,6 +7,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use crate::brokers::Brokers;
 use crate::guest_log::{GuestLog, Stream};
 use crate::outbound::AllowedHosts;
 use crate::outbound_http::OutboundHttp;
@@ -29,6 +30,8 @@ pub struct GuestState {
     pub(crate) component: Arc<ComponentContext>,
     pub(crate) services: Arc<Services>,
     pub(crate) request_id: Arc<str>,
+    /// The outbox relay's broker connections; `None` for other components.
+    pub(crate) brokers: Option<Arc<Brokers>>,
 }
 
 impl GuestState {
@@ -37,6 +40,7 @@ impl GuestState {
         services: Arc<Services>,
         outbound: OutboundHttp,
         request_id: Arc<str>,
+        brokers: Option<Arc<Brokers>>,
     ) -> Self {
         let mut wasi = WasiCtx::builder();
         wasi.envs(&component.environment)
@@ -63,6 +67,7 @@ impl GuestState {
             component,
             services,
             request_id,
+            brokers,
         }
     }
 }

@@ -1,0 +1,125 @@
+//! The [`Outbox`] over PostgreSQL through Spin's `spin:postgres@4`
+//! interface: one connection for the whole run (a transaction's statements
+//! must share it), the `outbox` table of migration 0002.
+
+use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
+
+use crate::relay::{Outbox, OutboxRow};
+
+/// `::text` casts, so every column but the id reads as a plain string.
+const UNPUBLISHED: &str = "SELECT id, event_id::text, event_type, order_id::text, payload::text \
+     FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1";
+const MARK_PUBLISHED: &str =
+    "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = $1";
+const MARK_ATTEMPTED: &str = "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1";
+
+pub struct PgOutbox {
+    connection: Connection,
+}
+
+impl PgOutbox {
+    /// Opens the connection; the error names no address (it holds a
+    /// password).
+    pub fn open(address: &str) -> Result<Self, String> {
+        let connection = Connection::open(address)
+            .map_err(|e| format!("database: connecting: {}", describe(&e)))?;
+        Ok(Self { connection })
+    }
+
+    fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, String> {
+        self.connection
+            .execute(statement, params)
+            .map_err(|e| describe(&e))
+    }
+}
+
+/// A driver error as one line: the server's own text when there is one.
+fn describe(error: &PgError) -> String {
+    match error {
+        PgError::ConnectionFailed(why) => format!("connection failed: {why}"),
+        PgError::QueryFailed(QueryError::DbError(db)) => db.as_text.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+fn text(row: &[DbValue], index: usize, column: &str) -> Result<String, String> {
+    match row.get(index) {
+        Some(DbValue::Str(s)) => Ok(s.clone()),
+        other => Err(format!("column {column} holds an unexpected {other:?}")),
+    }
+}
+
+fn outbox_row(row: &[DbValue]) -> Result<OutboxRow, String> {
+    let id = match row.first() {
+        Some(DbValue::Int64(id)) => *id,
+        other => return Err(format!("column id holds an unexpected {other:?}")),
+    };
+    Ok(OutboxRow {
+        id,
+        event_id: text(row, 1, "event_id")?,
+        event_type: text(row, 2, "event_type")?,
+        order_id: text(row, 3, "order_id")?,
+        payload: text(row, 4, "payload")?,
+    })
+}
+
+/// One row changed, or the statement did not do what it should.
+fn one_row(changed: u64, id: i64) -> Result<(), String> {
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(format!(
+            "outbox id {id}: {changed} rows updated, expected 1"
+        ))
+    }
+}
+
+impl Outbox for PgOutbox {
+    fn begin(&self) -> Result<(), String> {
+        self.execute("BEGIN", &[]).map(|_| ())
+    }
+
+    fn try_lock(&self, key: i64) -> Result<bool, String> {
+        let rows = self
+            .connection
+            .query(
+                "SELECT pg_try_advisory_xact_lock($1)",
+                &[ParameterValue::Int64(key)],
+            )
+            .map_err(|e| describe(&e))?;
+        match rows.rows.first().and_then(|row| row.first()) {
+            Some(DbValue::Boolean(locked)) => Ok(*locked),
+            other => Err(format!("pg_try_advisory_xact_lock returned {other:?}")),
+        }
+    }
+
+    fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, String> {
+        let rows = self
+            .connection
+            .query(UNPUBLISHED, &[ParameterValue::Int64(i64::from(limit))])
+            .map_err(|e| describe(&e))?;
+        rows.rows.iter().map(|row| outbox_row(row)).collect()
+    }
+
+    fn mark_published(&self, id: i64) -> Result<(), String> {
+        one_row(
+            self.execute(MARK_PUBLISHED, &[ParameterValue::Int64(id)])?,
+            id,
+        )
+    }
+
+    fn mark_attempted(&self, id: i64) -> Result<(), String> {
+        one_row(
+            self.execute(MARK_ATTEMPTED, &[ParameterValue::Int64(id)])?,
+            id,
+        )
+    }
+
+    fn commit(&self) -> Result<(), String> {
+        self.execute("COMMIT", &[]).map(|_| ())
+    }
+
+    fn rollback(&self) -> Result<(), String> {
+        self.execute("ROLLBACK", &[]).map(|_| ())
+    }
+}

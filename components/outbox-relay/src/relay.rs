@@ -1,0 +1,586 @@
+//! One relay batch (CONTRACT.md, "Events", "Published"): under a
+//! transaction-scoped advisory lock, the oldest unpublished outbox rows are
+//! published in order and marked, and the first failure stops the batch.
+//!
+//! Written against two small traits, [`Outbox`] (the database) and
+//! [`Producer`] (the brokers), so that it runs natively in unit tests with
+//! fakes; `lib.rs` supplies the real ones.
+//!
+//! Delivery is at-least-once: an event whose AMQP publish succeeded but whose
+//! Kafka send failed stays unpublished, and the next run publishes it to
+//! RabbitMQ again; the same happens to the whole batch if the final COMMIT is
+//! lost. Consumers deduplicate by `event_id` (the AMQP `message_id`).
+
+use std::fmt;
+
+/// The `pg_try_advisory_xact_lock` key that stands for "outbox relay"; any
+/// constant will do as long as every relay uses the same one. Only one relay
+/// publishes at a time, across hosts, so one order's events leave in the
+/// order they were written.
+pub const LOCK_KEY: i64 = 7_365_746;
+
+/// Rows read per run; the host runs again on the next NOTIFY or interval.
+pub const BATCH_SIZE: u32 = 200;
+
+/// `OrderCreated` goes to RabbitMQ too.
+pub const ORDER_CREATED: &str = "OrderCreated";
+pub const AMQP_EXCHANGE: &str = "orders.created";
+pub const AMQP_ROUTING_KEY: &str = "order.created";
+/// Every event goes to Kafka, keyed by its order.
+pub const KAFKA_TOPIC: &str = "order-events";
+pub const CONTENT_TYPE: &str = "application/json";
+
+/// An unpublished `outbox` row, its UUIDs and JSON payload as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub event_id: String,
+    pub event_type: String,
+    pub order_id: String,
+    /// The event envelope, as written.
+    pub payload: String,
+}
+
+/// A message for either broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub data: Vec<u8>,
+    pub content_type: String,
+    pub message_id: String,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Message {
+    fn for_row(row: &OutboxRow) -> Self {
+        Self {
+            data: row.payload.as_bytes().to_vec(),
+            content_type: CONTENT_TYPE.to_owned(),
+            message_id: row.event_id.clone(),
+            headers: vec![("event-type".to_owned(), row.event_type.clone())],
+        }
+    }
+}
+
+/// Why a broker did not take a message (the WIT `publish-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishError {
+    Unavailable(String),
+    Rejected(String),
+}
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unavailable(why) => write!(f, "unavailable: {why}"),
+            Self::Rejected(why) => write!(f, "rejected: {why}"),
+        }
+    }
+}
+
+/// The brokers.
+pub trait Producer {
+    fn publish_amqp(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        message: &Message,
+    ) -> Result<(), PublishError>;
+    fn send_kafka(&self, topic: &str, key: &str, message: &Message) -> Result<(), PublishError>;
+}
+
+/// The outbox, on one database connection; errors are already text.
+pub trait Outbox {
+    fn begin(&self) -> Result<(), String>;
+    /// `pg_try_advisory_xact_lock(key)`: false if another relay holds it.
+    fn try_lock(&self, key: i64) -> Result<bool, String>;
+    /// The oldest `limit` unpublished rows, by id.
+    fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, String>;
+    /// Sets `published_at` and counts the attempt.
+    fn mark_published(&self, id: i64) -> Result<(), String>;
+    /// Counts a failed attempt.
+    fn mark_attempted(&self, id: i64) -> Result<(), String>;
+    fn commit(&self) -> Result<(), String>;
+    fn rollback(&self) -> Result<(), String>;
+}
+
+/// Runs one batch: `Ok(published)`, or the first failure with how many
+/// events went out before it. On a database error the transaction is rolled
+/// back (best effort) and the error returned.
+pub fn run(outbox: &impl Outbox, producer: &impl Producer) -> Result<u32, String> {
+    outbox
+        .begin()
+        .map_err(|e| format!("database: BEGIN: {e}"))?;
+    match batch(outbox, producer) {
+        Ok(outcome) => Ok(outcome),
+        Err(Failure::Database(error)) => {
+            // Best effort: the connection may be gone, and the transaction
+            // dies with it anyway.
+            let _ = outbox.rollback();
+            Err(error)
+        }
+        Err(Failure::Publish(error)) => Err(error),
+    }
+}
+
+enum Failure {
+    /// Rolled back by [`run`].
+    Database(String),
+    /// Already committed (the attempt is counted).
+    Publish(String),
+}
+
+fn db(step: &str) -> impl Fn(String) -> Failure + '_ {
+    move |e| Failure::Database(format!("database: {step}: {e}"))
+}
+
+fn batch(outbox: &impl Outbox, producer: &impl Producer) -> Result<u32, Failure> {
+    if !outbox.try_lock(LOCK_KEY).map_err(db("advisory lock"))? {
+        // Another relay is publishing; it will see these rows too.
+        outbox.rollback().map_err(db("ROLLBACK"))?;
+        return Ok(0);
+    }
+    let rows = outbox
+        .unpublished(BATCH_SIZE)
+        .map_err(db("reading the outbox"))?;
+    let mut published: u32 = 0;
+    let mut failure = None;
+    for row in &rows {
+        match publish(producer, row) {
+            Ok(()) => {
+                outbox
+                    .mark_published(row.id)
+                    .map_err(db("marking an event published"))?;
+                published += 1;
+            }
+            Err(error) => {
+                outbox
+                    .mark_attempted(row.id)
+                    .map_err(db("counting a failed attempt"))?;
+                // Stop: a later row (maybe of the same order) must not
+                // overtake this one.
+                failure = Some(format!(
+                    "event {} ({}, outbox id {}) not published: {error}; \
+                     {published} event(s) published before it",
+                    row.event_id, row.event_type, row.id
+                ));
+                break;
+            }
+        }
+    }
+    outbox.commit().map_err(db("COMMIT"))?;
+    match failure {
+        None => Ok(published),
+        Some(error) => Err(Failure::Publish(error)),
+    }
+}
+
+/// One event to its brokers: RabbitMQ for `OrderCreated`, then Kafka for
+/// every event. At-least-once: if Kafka fails after RabbitMQ took the
+/// message, the retry publishes to RabbitMQ again (consumers dedupe by
+/// `event_id`).
+fn publish(producer: &impl Producer, row: &OutboxRow) -> Result<(), String> {
+    let message = Message::for_row(row);
+    if row.event_type == ORDER_CREATED {
+        producer
+            .publish_amqp(AMQP_EXCHANGE, AMQP_ROUTING_KEY, &message)
+            .map_err(|e| format!("RabbitMQ exchange {AMQP_EXCHANGE}: {e}"))?;
+    }
+    producer
+        .send_kafka(KAFKA_TOPIC, &row.order_id, &message)
+        .map_err(|e| format!("Kafka topic {KAFKA_TOPIC}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct FakeOutbox {
+        locked_elsewhere: bool,
+        rows: Vec<OutboxRow>,
+        fail: Option<&'static str>,
+        calls: RefCell<Vec<String>>,
+    }
+
+    impl FakeOutbox {
+        fn with_rows(rows: Vec<OutboxRow>) -> Self {
+            Self {
+                rows,
+                ..Self::default()
+            }
+        }
+
+        fn step(&self, call: String) -> Result<(), String> {
+            let failing = self.fail.is_some_and(|prefix| call.starts_with(prefix));
+            self.calls.borrow_mut().push(call);
+            if failing {
+                Err("connection lost".to_owned())
+            } else {
+                Ok(())
+            }
+        }
+
+        fn calls(&self) -> Vec<String> {
+            self.calls.borrow().clone()
+        }
+    }
+
+    impl Outbox for FakeOutbox {
+        fn begin(&self) -> Result<(), String> {
+            self.step("BEGIN".into())
+        }
+        fn try_lock(&self, key: i64) -> Result<bool, String> {
+            self.step(format!("LOCK {key}"))?;
+            Ok(!self.locked_elsewhere)
+        }
+        fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, String> {
+            self.step(format!("SELECT {limit}"))?;
+            Ok(self.rows.clone())
+        }
+        fn mark_published(&self, id: i64) -> Result<(), String> {
+            self.step(format!("PUBLISHED {id}"))
+        }
+        fn mark_attempted(&self, id: i64) -> Result<(), String> {
+            self.step(format!("ATTEMPTED {id}"))
+        }
+        fn commit(&self) -> Result<(), String> {
+            self.step("COMMIT".into())
+        }
+        fn rollback(&self) -> Result<(), String> {
+            self.step("ROLLBACK".into())
+        }
+    }
+
+    #[derive(Default)]
+    struct FakeProducer {
+        /// Results handed out in order; `Ok` once they run out.
+        amqp_results: RefCell<VecDeque<Result<(), PublishError>>>,
+        kafka_results: RefCell<VecDeque<Result<(), PublishError>>>,
+        sent: RefCell<Vec<(String, String, String, Message)>>,
+    }
+
+    impl Producer for FakeProducer {
+        fn publish_amqp(
+            &self,
+            exchange: &str,
+            routing_key: &str,
+            message: &Message,
+        ) -> Result<(), PublishError> {
+            self.sent.borrow_mut().push((
+                "amqp".into(),
+                format!("{exchange}/{routing_key}"),
+                message.message_id.clone(),
+                message.clone(),
+            ));
+            self.amqp_results.borrow_mut().pop_front().unwrap_or(Ok(()))
+        }
+        fn send_kafka(
+            &self,
+            topic: &str,
+            key: &str,
+            message: &Message,
+        ) -> Result<(), PublishError> {
+            self.sent.borrow_mut().push((
+                "kafka".into(),
+                format!("{topic}/{key}"),
+                message.message_id.clone(),
+                message.clone(),
+            ));
+            self.kafka_results
+                .borrow_mut()
+                .pop_front()
+                .unwrap_or(Ok(()))
+        }
+    }
+
+    impl FakeProducer {
+        /// (broker, destination, message id) per call.
+        fn sends(&self) -> Vec<(String, String, String)> {
+            self.sent
+                .borrow()
+                .iter()
+                .map(|(b, d, id, _)| (b.clone(), d.clone(), id.clone()))
+                .collect()
+        }
+    }
+
+    fn row(id: i64, event_type: &str, order: &str) -> OutboxRow {
+        let event_id = format!("e{id}");
+        OutboxRow {
+            id,
+            payload: format!(
+                r#"{{"event_id":"{event_id}","event_type":"{event_type}","order_id":"{order}"}}"#
+            ),
+            event_id,
+            event_type: event_type.to_owned(),
+            order_id: order.to_owned(),
+        }
+    }
+
+    fn send(broker: &str, destination: &str, id: &str) -> (String, String, String) {
+        (broker.into(), destination.into(), id.into())
+    }
+
+    #[test]
+    fn order_created_goes_to_amqp_then_kafka_with_the_envelope() {
+        let outbox = FakeOutbox::with_rows(vec![row(1, "OrderCreated", "o1")]);
+        let producer = FakeProducer::default();
+
+        assert_eq!(run(&outbox, &producer), Ok(1));
+
+        assert_eq!(
+            producer.sends(),
+            vec![
+                send("amqp", "orders.created/order.created", "e1"),
+                send("kafka", "order-events/o1", "e1"),
+            ]
+        );
+        let expected = Message {
+            data: outbox.rows[0].payload.as_bytes().to_vec(),
+            content_type: "application/json".into(),
+            message_id: "e1".into(),
+            headers: vec![("event-type".into(), "OrderCreated".into())],
+        };
+        for (_, _, _, message) in producer.sent.borrow().iter() {
+            assert_eq!(message, &expected);
+        }
+        assert_eq!(
+            outbox.calls(),
+            [
+                "BEGIN",
+                "LOCK 7365746",
+                "SELECT 200",
+                "PUBLISHED 1",
+                "COMMIT"
+            ]
+        );
+    }
+
+    #[test]
+    fn order_status_changed_goes_only_to_kafka() {
+        let outbox = FakeOutbox::with_rows(vec![row(4, "OrderStatusChanged", "o9")]);
+        let producer = FakeProducer::default();
+
+        assert_eq!(run(&outbox, &producer), Ok(1));
+
+        assert_eq!(
+            producer.sends(),
+            vec![send("kafka", "order-events/o9", "e4")]
+        );
+        assert_eq!(
+            producer.sent.borrow()[0].3.headers,
+            vec![("event-type".to_owned(), "OrderStatusChanged".to_owned())]
+        );
+        assert_eq!(
+            outbox.calls(),
+            [
+                "BEGIN",
+                "LOCK 7365746",
+                "SELECT 200",
+                "PUBLISHED 4",
+                "COMMIT"
+            ]
+        );
+    }
+
+    #[test]
+    fn publishes_every_row_in_order_and_counts_them() {
+        let outbox = FakeOutbox::with_rows(vec![
+            row(1, "OrderCreated", "o1"),
+            row(2, "OrderStatusChanged", "o1"),
+            row(3, "OrderCreated", "o2"),
+        ]);
+        let producer = FakeProducer::default();
+
+        assert_eq!(run(&outbox, &producer), Ok(3));
+
+        assert_eq!(
+            producer.sends(),
+            vec![
+                send("amqp", "orders.created/order.created", "e1"),
+                send("kafka", "order-events/o1", "e1"),
+                send("kafka", "order-events/o1", "e2"),
+                send("amqp", "orders.created/order.created", "e3"),
+                send("kafka", "order-events/o2", "e3"),
+            ]
+        );
+        assert_eq!(
+            outbox.calls(),
+            [
+                "BEGIN",
+                "LOCK 7365746",
+                "SELECT 200",
+                "PUBLISHED 1",
+                "PUBLISHED 2",
+                "PUBLISHED 3",
+                "COMMIT"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_kafka_failure_stops_the_batch_counts_the_attempt_and_commits() {
+        let outbox = FakeOutbox::with_rows(vec![
+            row(1, "OrderStatusChanged", "o1"),
+            row(2, "OrderCreated", "o2"),
+            row(3, "OrderStatusChanged", "o2"),
+        ]);
+        let producer = FakeProducer::default();
+        producer
+            .kafka_results
+            .borrow_mut()
+            .extend([Ok(()), Err(PublishError::Unavailable("broker down".into()))]);
+
+        let error = run(&outbox, &producer).unwrap_err();
+
+        assert!(error.contains("e2"), "{error}");
+        assert!(
+            error.contains("Kafka topic order-events: unavailable: broker down"),
+            "{error}"
+        );
+        assert!(error.contains("1 event(s) published before it"), "{error}");
+        // AMQP took e2 before Kafka failed: it is published again next run.
+        assert_eq!(
+            producer.sends(),
+            vec![
+                send("kafka", "order-events/o1", "e1"),
+                send("amqp", "orders.created/order.created", "e2"),
+                send("kafka", "order-events/o2", "e2"),
+            ]
+        );
+        assert_eq!(
+            outbox.calls(),
+            [
+                "BEGIN",
+                "LOCK 7365746",
+                "SELECT 200",
+                "PUBLISHED 1",
+                "ATTEMPTED 2",
+                "COMMIT"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_amqp_failure_skips_kafka_and_stops_the_batch() {
+        let outbox = FakeOutbox::with_rows(vec![
+            row(1, "OrderCreated", "o1"),
+            row(2, "OrderStatusChanged", "o3"),
+        ]);
+        let producer = FakeProducer::default();
+        producer
+            .amqp_results
+            .borrow_mut()
+            .push_back(Err(PublishError::Rejected("no exchange".into())));
+
+        let error = run(&outbox, &producer).unwrap_err();
+
+        assert!(
+            error.contains("RabbitMQ exchange orders.created: rejected: no exchange"),
+            "{error}"
+        );
+        assert!(error.contains("0 event(s) published before it"), "{error}");
+        assert_eq!(
+            producer.sends(),
+            vec![send("amqp", "orders.created/order.created", "e1")]
+        );
+        assert_eq!(
+            outbox.calls(),
+            [
+                "BEGIN",
+                "LOCK 7365746",
+                "SELECT 200",
+                "ATTEMPTED 1",
+                "COMMIT"
+            ]
+        );
+    }
+
+    #[test]
+    fn another_relay_holding_the_lock_means_nothing_to_do() {
+        let outbox = FakeOutbox {
+            locked_elsewhere: true,
+            ..FakeOutbox::with_rows(vec![row(1, "OrderCreated", "o1")])
+        };
+        let producer = FakeProducer::default();
+
+        assert_eq!(run(&outbox, &producer), Ok(0));
+
+        assert!(producer.sends().is_empty());
+        assert_eq!(outbox.calls(), ["BEGIN", "LOCK 7365746", "ROLLBACK"]);
+    }
+
+    #[test]
+    fn an_empty_outbox_commits_and_returns_zero() {
+        let outbox = FakeOutbox::default();
+        let producer = FakeProducer::default();
+
+        assert_eq!(run(&outbox, &producer), Ok(0));
+
+        assert_eq!(
+            outbox.calls(),
+            ["BEGIN", "LOCK 7365746", "SELECT 200", "COMMIT"]
+        );
+    }
+
+    #[test]
+    fn a_database_error_rolls_back_and_is_returned() {
+        let outbox = FakeOutbox {
+            fail: Some("PUBLISHED 2"),
+            ..FakeOutbox::with_rows(vec![
+                row(1, "OrderStatusChanged", "o1"),
+                row(2, "OrderStatusChanged", "o1"),
+                row(3, "OrderStatusChanged", "o1"),
+            ])
+        };
+        let producer = FakeProducer::default();
+
+        let error = run(&outbox, &producer).unwrap_err();
+
+        assert_eq!(
+            error,
+            "database: marking an event published: connection lost"
+        );
+        assert_eq!(
+            outbox.calls(),
+            [
+                "BEGIN",
+                "LOCK 7365746",
+                "SELECT 200",
+                "PUBLISHED 1",
+                "PUBLISHED 2",
+                "ROLLBACK"
+            ]
+        );
+        assert_eq!(producer.sends().len(), 2);
+    }
+
+    #[test]
+    fn a_failed_begin_is_returned() {
+        let outbox = FakeOutbox {
+            fail: Some("BEGIN"),
+            ..FakeOutbox::default()
+        };
+
+        let error = run(&outbox, &FakeProducer::default()).unwrap_err();
+
+        assert_eq!(error, "database: BEGIN: connection lost");
+        assert_eq!(outbox.calls(), ["BEGIN"]);
+    }
+
+    #[test]
+    fn a_failed_commit_rolls_back_and_is_returned() {
+        let outbox = FakeOutbox {
+            fail: Some("COMMIT"),
+            ..FakeOutbox::with_rows(vec![row(1, "OrderCreated", "o1")])
+        };
+
+        let error = run(&outbox, &FakeProducer::default()).unwrap_err();
+
+        assert_eq!(error, "database: COMMIT: connection lost");
+        assert_eq!(outbox.calls().last().map(String::as_str), Some("ROLLBACK"));
+    }
+}

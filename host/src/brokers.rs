@@ -1,0 +1,114 @@
+//! The host's broker connections for the outbox relay, and the
+//! `sales:messaging/producer` interface the relay imports over them.
+
+use std::sync::Arc;
+
+use sales_brokers::amqp::{AmqpPublisher, OutgoingMessage as AmqpMessage};
+use sales_brokers::kafka::KafkaProducer;
+use sales_brokers::BrokerError;
+
+use crate::messaging::relay::sales::messaging::producer::{
+    self as wit, OutgoingMessage, PublishError,
+};
+use crate::state::GuestState;
+
+pub struct Brokers {
+    amqp_address: String,
+    amqp: tokio::sync::OnceCell<AmqpPublisher>,
+    kafka: KafkaProducer,
+}
+
+impl Brokers {
+    pub fn new(amqp_address: String, kafka_brokers: &str) -> Result<Self, BrokerError> {
+        Ok(Self {
+            amqp_address,
+            amqp: tokio::sync::OnceCell::new(),
+            kafka: KafkaProducer::new(kafka_brokers)?,
+        })
+    }
+
+    async fn amqp(&self) -> Result<&AmqpPublisher, BrokerError> {
+        self.amqp
+            .get_or_try_init(|| AmqpPublisher::connect(&self.amqp_address))
+            .await
+    }
+
+    /// Declares the exchanges and topics the relay publishes to; run at
+    /// start-up so that a missing broker stops the host with its name.
+    pub async fn declare(
+        &self,
+        exchanges: &[String],
+        topics: &[(String, i32)],
+    ) -> Result<(), BrokerError> {
+        let amqp = self.amqp().await?;
+        for exchange in exchanges {
+            amqp.declare_topic_exchange(exchange).await?;
+        }
+        for (topic, partitions) in topics {
+            self.kafka.ensure_topic(topic, *partitions).await?;
+        }
+        Ok(())
+    }
+}
+
+fn publish_error(error: BrokerError) -> PublishError {
+    match error {
+        BrokerError::Rejected(why) | BrokerError::Config(why) => PublishError::Rejected(why),
+        BrokerError::Unavailable(why) => PublishError::Unavailable(why),
+    }
+}
+
+impl GuestState {
+    fn brokers(&self) -> wasmtime::Result<Arc<Brokers>> {
+        self.brokers
+            .clone()
+            .ok_or_else(|| wasmtime::format_err!("this component has no broker connections"))
+    }
+}
+
+impl wit::Host for GuestState {
+    async fn publish_amqp(
+        &mut self,
+        exchange: String,
+        routing_key: String,
+        message: OutgoingMessage,
+    ) -> wasmtime::Result<Result<(), PublishError>> {
+        let brokers = self.brokers()?;
+        let outcome = async {
+            brokers
+                .amqp()
+                .await?
+                .publish(
+                    &exchange,
+                    &routing_key,
+                    &AmqpMessage {
+                        body: message.data,
+                        message_id: message.message_id,
+                        content_type: message.content_type,
+                        headers: message.headers,
+                    },
+                )
+                .await
+        }
+        .await;
+        Ok(outcome.map_err(publish_error))
+    }
+
+    async fn send_kafka(
+        &mut self,
+        topic: String,
+        key: String,
+        message: OutgoingMessage,
+    ) -> wasmtime::Result<Result<(), PublishError>> {
+        let brokers = self.brokers()?;
+        let mut headers = message.headers;
+        headers.push(("message-id".to_owned(), message.message_id));
+        headers.push(("content-type".to_owned(), message.content_type));
+        let outcome = brokers
+            .kafka
+            .send(&topic, key.as_bytes(), &message.data, &headers)
+            .await
+            .map(|_| ());
+        Ok(outcome.map_err(publish_error))
+    }
+}

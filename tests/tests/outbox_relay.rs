@@ -1,0 +1,142 @@
+//! Published events through the real path: POST -> orders-api writes the
+//! order and its outbox row -> Postgres NOTIFY -> sales-host runs the
+//! outbox-relay component -> RabbitMQ (`orders.created` / `order.created`)
+//! and Kafka (`order-events`, keyed by order id).
+
+use std::time::{Duration, Instant};
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::Message as _;
+use sales_api_tests::{TestApp, AMQP_URL};
+use sales_brokers::amqp::{AmqpConsumer, AmqpPublisher};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Takes an order through the API; returns its id.
+async fn take_order(app: &TestApp) -> String {
+    let user = Uuid::new_v4().to_string();
+    let product = Uuid::new_v4().to_string();
+    app.track_redis_pattern(format!("orders-api:idempotency:{user}:*"));
+    app.put_product(&product, json!({"available_quantity": 5}))
+        .await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/orders"))
+        .bearer_auth(app.token(&user, ""))
+        .json(&json!({
+            "idempotency_key": Uuid::new_v4().to_string(),
+            "user_id": user,
+            "product_id": product,
+            "quantity": 1,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().await.unwrap();
+    body["order_id"].as_str().unwrap().to_owned()
+}
+
+fn outbox_event_id(app: &TestApp, order_id: &str) -> String {
+    app.database.query(&format!(
+        "SELECT event_id FROM outbox WHERE order_id = '{order_id}' AND event_type = 'OrderCreated'"
+    ))
+}
+
+#[tokio::test]
+async fn order_created_reaches_rabbitmq_with_the_contracts_properties() {
+    let app = TestApp::spawn().await;
+    // A queue of this test's own, bound like any subscriber of OrderCreated.
+    let queue = format!("test.order-created.{}", Uuid::new_v4().simple());
+    let mut consumer = AmqpConsumer::connect(AMQP_URL, &queue, &[Duration::from_millis(100)], 16)
+        .await
+        .unwrap();
+    let broker = AmqpPublisher::connect(AMQP_URL).await.unwrap();
+    broker
+        .bind_queue(&queue, "orders.created", "order.created")
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let order_id = take_order(&app).await;
+    let event_id = outbox_event_id(&app, &order_id);
+    let delivery = loop {
+        let delivery = tokio::time::timeout(Duration::from_secs(10), consumer.next())
+            .await
+            .expect("OrderCreated within 10 s")
+            .unwrap();
+        // Other tests' orders go through the same exchange.
+        if delivery.message_id.as_deref() == Some(event_id.as_str()) {
+            break delivery;
+        }
+        delivery.ack().await.unwrap();
+    };
+    let took = started.elapsed();
+
+    assert_eq!(delivery.exchange, "orders.created");
+    assert_eq!(delivery.routing_key, "order.created");
+    assert_eq!(delivery.content_type.as_deref(), Some("application/json"));
+    assert!(delivery.persistent);
+    let envelope: Value = serde_json::from_slice(&delivery.body).unwrap();
+    assert_eq!(envelope["event_id"], event_id);
+    assert_eq!(envelope["event_type"], "OrderCreated");
+    assert_eq!(envelope["order_id"], order_id);
+    assert_eq!(envelope["data"]["status"], "Pending Shipment");
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    delivery.ack().await.unwrap();
+
+    // Marked published once both brokers took it (Kafka comes after AMQP).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.database.query(&format!(
+        "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = '{event_id}'"
+    )) != "t"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the outbox row was never marked published"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(consumer);
+    for name in [
+        queue.clone(),
+        format!("{queue}.dlq"),
+        format!("{queue}.retry.1"),
+    ] {
+        let _ = broker.delete_queue(&name).await;
+    }
+}
+
+#[tokio::test]
+async fn order_created_reaches_kafka_keyed_by_order_id() {
+    let app = TestApp::spawn().await;
+    let order_id = take_order(&app).await;
+    let event_id = outbox_event_id(&app, &order_id);
+
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", "127.0.0.1:9092")
+        .set("group.id", format!("test-{}", Uuid::new_v4()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&["order-events"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let envelope: Value = loop {
+        assert!(
+            Instant::now() < deadline,
+            "no OrderCreated for {order_id} on order-events"
+        );
+        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv())
+            .await
+            .expect("a message on order-events")
+            .unwrap();
+        if message.key() == Some(order_id.as_bytes()) {
+            break serde_json::from_slice(message.payload().unwrap()).unwrap();
+        }
+    };
+    assert_eq!(envelope["event_id"], event_id);
+    assert_eq!(envelope["event_type"], "OrderCreated");
+    assert_eq!(envelope["order_id"], order_id);
+}

@@ -2,10 +2,11 @@
 # Benchmark (not a test): the Orders API on sales-host, at concurrency 16 and
 # 64 (and 32 for the cached GET target):
 #   - POST /api/v1/orders (new key each request: product check over HTTP to
-#     the mock, idempotency claim in Redis, order + outbox row in Postgres);
+#     the mock, idempotency claim in Redis, order + outbox row in Postgres,
+#     and the outbox relay publishing each event to RabbitMQ and Kafka);
 #   - GET /api/v1/orders/:id served from the cache;
-#   - the same order + outbox INSERT straight through pgbench, the ceiling
-#     of what the database alone does on this machine;
+#   - the same order + outbox INSERT straight through pgbench with the host
+#     stopped: the ceiling of what the database alone does on this machine;
 # and the host's RSS at the end. Results: stdout and bench/results/.
 #
 # Settings (environment): BENCH_DURATION (10s), BENCH_THREADS (2).
@@ -47,6 +48,10 @@ for c in 16 32 64; do
     R[get_$c]="$rps $p50_ms $p99_ms"
 done
 rss_kib="$(ps -o rss= -p "$host_pid" | tr -d ' ')"
+# The database alone: the host (and its outbox relay, which would publish
+# pgbench's rows too) is stopped first.
+kill "$host_pid"
+wait "$host_pid" 2>/dev/null || true
 
 # The same statement the component runs, straight into the same database.
 cat >"$work/insert.sql" <<SQL

@@ -263,6 +263,8 @@ pub struct TestApp {
     /// The AMQP queues this host consumes (renamed for this test).
     pub queues: Vec<String>,
     manifest: PathBuf,
+    /// How the host was started, to start it again the same way.
+    host_options: TestAppOptions,
 }
 
 pub fn unix_now() -> i64 {
@@ -302,6 +304,7 @@ impl TestApp {
             ]);
         }
         let url = database.url();
+        let host_options = options_clone.clone();
         let started = tokio::task::spawn_blocking(move || start_host(options_clone, &url))
             .await
             .expect("start_host panicked");
@@ -312,6 +315,7 @@ impl TestApp {
         started.map(|(process, address, logs, jwt_secret)| TestApp {
             queues,
             manifest,
+            host_options,
             address,
             jwt_secret,
             client: reqwest::Client::builder()
@@ -388,6 +392,26 @@ impl TestApp {
 
     pub fn pid(&self) -> u32 {
         self.process.id()
+    }
+
+    /// Kills the host with SIGKILL (no shutdown of any kind) and starts a
+    /// new one on the same database, queues and secret.
+    pub async fn kill_and_restart(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+        let mut options = self.host_options.clone();
+        options
+            .env
+            .push(("JWT_SECRET".to_owned(), self.jwt_secret.clone()));
+        let url = self.database.url();
+        let (process, address, logs, _) =
+            tokio::task::spawn_blocking(move || start_host(options, &url))
+                .await
+                .expect("start_host panicked")
+                .unwrap_or_else(|failure| panic!("the host did not restart: {failure:#?}"));
+        self.process = process;
+        self.address = address;
+        self.logs = logs;
     }
 
     /// Sends SIGTERM and waits (at most `timeout`) for the host to exit.

@@ -249,3 +249,51 @@ async fn delivered_before_shipped_is_applied_once_the_shipment_arrives() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_host_killed_mid_consumption_loses_no_message() {
+    const EVENTS: usize = 200;
+    let mut app = TestApp::spawn().await;
+    let shipped = queue(&app, "orders.shipped").to_owned();
+    let orders: Vec<String> = (0..EVENTS).map(|_| insert_order(&app)).collect();
+    // Publishing goes on while the host is killed and restarted.
+    let publishing = tokio::spawn(async move {
+        for order in &orders {
+            let (event_id, body) = envelope("OrderShipped", order, json!({}));
+            publish(&shipped, &event_id, body).await;
+        }
+    });
+    let count_shipped = |app: &TestApp| -> usize {
+        app.database
+            .query("SELECT count(*) FROM orders WHERE status = 'Shipped'")
+            .parse()
+            .unwrap()
+    };
+    wait_for("the first events", Duration::from_secs(10), || {
+        count_shipped(&app) > 0
+    })
+    .await;
+
+    app.kill_and_restart().await;
+    let at_restart = count_shipped(&app);
+    assert!(
+        at_restart < EVENTS,
+        "killed after everything was consumed ({at_restart})"
+    );
+
+    publishing.await.unwrap();
+    wait_for("every order shipped", Duration::from_secs(60), || {
+        count_shipped(&app) == EVENTS
+    })
+    .await;
+    assert_eq!(
+        app.database.query("SELECT count(*) FROM processed_events"),
+        EVENTS.to_string()
+    );
+    assert_eq!(
+        app.database
+            .query("SELECT count(*) FROM outbox WHERE event_type = 'OrderStatusChanged'"),
+        EVENTS.to_string(),
+        "each event applied exactly once"
+    );
+}

@@ -40,7 +40,7 @@ install_wrk() {
 # so nothing is compiled twice), and the services.
 prepare() {
     install_wrk
-    scripts/services.sh --no-kafka
+    scripts/services.sh
     scripts/build.sh >&2
 }
 

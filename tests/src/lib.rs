@@ -385,6 +385,24 @@ impl TestApp {
             .expect("PUT failed")
     }
 
+    /// `POST /api/v1/orders` for one unit of `product`, with a fresh
+    /// idempotency key, as `user` (whose idempotency records are cleaned up).
+    pub async fn post_order(&self, user: &str, product: &str) -> reqwest::Response {
+        self.track_redis_pattern(format!("orders-api:idempotency:{user}:*"));
+        self.client
+            .post(self.url("/api/v1/orders"))
+            .bearer_auth(self.token(user, ""))
+            .json(&serde_json::json!({
+                "idempotency_key": Uuid::new_v4().to_string(),
+                "user_id": user,
+                "product_id": product,
+                "quantity": 1,
+            }))
+            .send()
+            .await
+            .expect("POST failed")
+    }
+
     pub async fn get_product(&self, product_id: &str) -> reqwest::Response {
         self.get(&format!("/product-service/products/{product_id}"))
             .await

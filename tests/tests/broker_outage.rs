@@ -69,26 +69,12 @@ async fn orders_taken_while_rabbitmq_is_down_are_all_delivered_when_it_returns()
 
     let user = Uuid::new_v4().to_string();
     let product = Uuid::new_v4().to_string();
-    app.track_redis_pattern(format!("orders-api:idempotency:{user}:*"));
     app.put_product(&product, json!({"available_quantity": 100}))
         .await;
-    let token = app.token(&user, "");
 
     let outage = tokio::task::block_in_place(BrokerStopped::stop);
     for _ in 0..5 {
-        let response = app
-            .client
-            .post(app.url("/api/v1/orders"))
-            .bearer_auth(&token)
-            .json(&json!({
-                "idempotency_key": Uuid::new_v4().to_string(),
-                "user_id": user,
-                "product_id": product,
-                "quantity": 1,
-            }))
-            .send()
-            .await
-            .unwrap();
+        let response = app.post_order(&user, &product).await;
         assert_eq!(
             response.status(),
             201,

@@ -17,22 +17,9 @@ use uuid::Uuid;
 async fn take_order(app: &TestApp) -> String {
     let user = Uuid::new_v4().to_string();
     let product = Uuid::new_v4().to_string();
-    app.track_redis_pattern(format!("orders-api:idempotency:{user}:*"));
     app.put_product(&product, json!({"available_quantity": 5}))
         .await;
-    let response = app
-        .client
-        .post(app.url("/api/v1/orders"))
-        .bearer_auth(app.token(&user, ""))
-        .json(&json!({
-            "idempotency_key": Uuid::new_v4().to_string(),
-            "user_id": user,
-            "product_id": product,
-            "quantity": 1,
-        }))
-        .send()
-        .await
-        .unwrap();
+    let response = app.post_order(&user, &product).await;
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     body["order_id"].as_str().unwrap().to_owned()

@@ -75,11 +75,8 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::at;
     use serde_json::json;
-
-    fn at(millis: i64) -> Timestamp {
-        Timestamp::from_unix_millis(1_795_000_000_000 + millis).unwrap()
-    }
 
     fn pending() -> Order {
         Order::new_pending(

@@ -14,6 +14,7 @@ mod tests;
 pub use response::{created_body, created_response, CREATED};
 
 use crate::auth::Principal;
+use crate::correlation::Correlation;
 use crate::events::EventEnvelope;
 use crate::ids::OrderId;
 use crate::new_order::NewOrder;
@@ -66,10 +67,14 @@ pub enum CreateOrderError {
 }
 
 impl CreateOrder<'_> {
+    /// Takes the order; its `OrderCreated` event carries `correlation`
+    /// (which is not part of the request's fingerprint: a retry under
+    /// another request id is still the same request).
     pub fn execute(
         &self,
         principal: &Principal,
         request: NewOrder,
+        correlation: &Correlation,
     ) -> Result<Created, CreateOrderError> {
         if !principal.may_act_for(&request.user_id) {
             return Err(CreateOrderError::Forbidden);
@@ -93,7 +98,7 @@ impl CreateOrder<'_> {
             Claim::Unavailable => false,
         };
 
-        let outcome = self.create(&request, &fingerprint);
+        let outcome = self.create(&request, &fingerprint, correlation);
         // Without a claim there is nothing to complete or release: touching
         // the key could overwrite or drop another request's claim.
         if holds_claim {
@@ -105,7 +110,12 @@ impl CreateOrder<'_> {
         outcome
     }
 
-    fn create(&self, request: &NewOrder, fingerprint: &str) -> Result<Created, CreateOrderError> {
+    fn create(
+        &self,
+        request: &NewOrder,
+        fingerprint: &str,
+        correlation: &Correlation,
+    ) -> Result<Created, CreateOrderError> {
         if let Err(refusal) = self.check_stock(request) {
             // The idempotency store is a cache and may have lost the record of
             // an earlier success, after which stock may have changed or the
@@ -133,7 +143,7 @@ impl CreateOrder<'_> {
 
         match self
             .repository
-            .insert_with_event(&order, fingerprint, &event)
+            .insert_with_event(&order, fingerprint, &event, correlation)
         {
             Ok(()) => Ok(Created {
                 response: created_response(&order, fingerprint),

@@ -8,6 +8,7 @@
 //! `wasm32-wasip2` as well as natively.
 
 pub mod auth;
+pub mod correlation;
 pub mod create_order;
 pub mod events;
 pub mod get_order;

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::correlation::Correlation;
 use crate::events::{EventEnvelope, StatusEvent};
 use crate::ids::{OrderId, ProductId, UserId};
 use crate::order::{IdempotencyKey, Order, Quantity};
@@ -122,6 +123,8 @@ impl ProductCatalog for FakeCatalog {
 pub struct FakeRepository {
     orders: RefCell<Vec<(Order, String)>>,
     outbox: RefCell<Vec<EventEnvelope>>,
+    /// The correlation written with each outbox event, in the same order.
+    correlations: RefCell<Vec<Correlation>>,
     failure: RefCell<Option<RepositoryError>>,
 }
 
@@ -144,6 +147,10 @@ impl FakeRepository {
         self.outbox.borrow().clone()
     }
 
+    pub fn correlations(&self) -> Vec<Correlation> {
+        self.correlations.borrow().clone()
+    }
+
     pub fn edit_orders(&self, mut edit: impl FnMut(&mut Order)) {
         for (order, _) in self.orders.borrow_mut().iter_mut() {
             edit(order);
@@ -161,6 +168,7 @@ impl OrderRepository for FakeRepository {
         order: &Order,
         fingerprint: &str,
         event: &EventEnvelope,
+        correlation: &Correlation,
     ) -> Result<(), RepositoryError> {
         self.check()?;
         let taken = self.orders.borrow().iter().any(|(stored, _)| {
@@ -171,6 +179,7 @@ impl OrderRepository for FakeRepository {
         }
         self.seed(order.clone(), fingerprint);
         self.outbox.borrow_mut().push(event.clone());
+        self.correlations.borrow_mut().push(correlation.clone());
         Ok(())
     }
 
@@ -312,6 +321,8 @@ pub struct FakeStatusStore {
     orders: RefCell<HashMap<OrderId, Order>>,
     processed: RefCell<HashSet<Uuid>>,
     outbox: RefCell<Vec<EventEnvelope>>,
+    /// The correlation written with each outbox event, in the same order.
+    correlations: RefCell<Vec<Correlation>>,
     failure: RefCell<Option<RepositoryError>>,
 }
 
@@ -337,6 +348,10 @@ impl FakeStatusStore {
     pub fn outbox(&self) -> Vec<EventEnvelope> {
         self.outbox.borrow().clone()
     }
+
+    pub fn correlations(&self) -> Vec<Correlation> {
+        self.correlations.borrow().clone()
+    }
 }
 
 impl StatusEventStore for FakeStatusStore {
@@ -361,6 +376,9 @@ impl StatusEventStore for FakeStatusStore {
                     .borrow_mut()
                     .insert(change.order.id, change.order.clone());
                 self.outbox.borrow_mut().push(change.event.clone());
+                self.correlations
+                    .borrow_mut()
+                    .push(change.correlation.clone());
                 self.processed.borrow_mut().insert(event.event_id);
             }
             StatusDecision::Skip => {

@@ -1,6 +1,7 @@
 //! Use case: apply a consumed `OrderShipped` / `OrderDelivered` event to its
 //! order, exactly once, and say whether a failure is worth retrying.
 
+use crate::correlation::Correlation;
 use crate::events::{EventEnvelope, StatusEvent};
 use crate::order::{Order, Transition, TransitionError};
 use crate::ports::{
@@ -58,9 +59,15 @@ impl ApplyStatusError {
 }
 
 impl ApplyStatusEvent<'_> {
-    pub fn execute(&self, event: &StatusEvent) -> Result<StatusApplied, ApplyStatusError> {
+    /// Applies `event`; an `OrderStatusChanged` it causes carries
+    /// `correlation`, the consumed message's.
+    pub fn execute(
+        &self,
+        event: &StatusEvent,
+        correlation: &Correlation,
+    ) -> Result<StatusApplied, ApplyStatusError> {
         let happened_at = event.happened_at.unwrap_or_else(|| self.clock.now());
-        let decide = |order: &Order| decide(order, event, happened_at, self.ids);
+        let decide = |order: &Order| decide(order, event, correlation, happened_at, self.ids);
 
         let outcome = self
             .store
@@ -89,6 +96,7 @@ impl ApplyStatusEvent<'_> {
 fn decide(
     order: &Order,
     event: &StatusEvent,
+    correlation: &Correlation,
     happened_at: Timestamp,
     ids: &dyn IdGenerator,
 ) -> StatusDecision {
@@ -104,6 +112,7 @@ fn decide(
                 event.event_id,
             ),
             order: changed,
+            correlation: correlation.clone(),
         })),
         Ok(Transition::AlreadyThere) => StatusDecision::Skip,
         Err(refusal) => StatusDecision::Refuse(refusal),
@@ -138,13 +147,21 @@ mod tests {
         }
 
         fn apply(&self, event: &StatusEvent) -> Result<StatusApplied, ApplyStatusError> {
+            self.apply_with(event, &Correlation::default())
+        }
+
+        fn apply_with(
+            &self,
+            event: &StatusEvent,
+            correlation: &Correlation,
+        ) -> Result<StatusApplied, ApplyStatusError> {
             ApplyStatusEvent {
                 store: &self.store,
                 cache: &self.cache,
                 clock: &self.clock,
                 ids: &self.ids,
             }
-            .execute(event)
+            .execute(event, correlation)
         }
     }
 
@@ -192,6 +209,20 @@ mod tests {
             None,
             "stale entry invalidated"
         );
+    }
+
+    #[test]
+    fn the_status_changed_event_carries_the_consumed_messages_correlation() {
+        let order = order_for(user(), at(0));
+        let fixture = Fixture::with(&order);
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let correlation = Correlation::from_headers(Some("shipping-42"), Some(traceparent));
+
+        fixture
+            .apply_with(&event(&order, OrderStatus::Shipped, 7), &correlation)
+            .unwrap();
+
+        assert_eq!(fixture.store.correlations(), [correlation]);
     }
 
     #[test]

@@ -15,8 +15,9 @@ mod config;
 mod failure;
 
 use order_store::{PgStatusEventStore, RedisOrderCache, SystemClock, UuidGenerator};
+use sales_domain::correlation::{Correlation, REQUEST_ID_HEADER, TRACEPARENT_HEADER};
 use sales_domain::events::StatusEvent;
-use sales_domain::update_status::ApplyStatusEvent;
+use sales_domain::update_status::{ApplyStatusEvent, StatusApplied};
 
 use crate::bindings::sales::messaging::types::{HandleMessageError, Message};
 use crate::config::Config;
@@ -55,10 +56,28 @@ fn handle(message: &Message) -> Result<(), HandleMessageError> {
             return Err(failure);
         }
     };
-    apply(&event).inspect_err(|failure| log(message, Some(&event), failure))
+    // The sender's request id and trace context go on with the
+    // `OrderStatusChanged` event this message causes.
+    let correlation = Correlation::from_headers(
+        metadata(message, REQUEST_ID_HEADER),
+        metadata(message, TRACEPARENT_HEADER),
+    );
+    match apply(&event, &correlation) {
+        Ok(applied) => {
+            log_applied(message, &event, applied);
+            Ok(())
+        }
+        Err(failure) => {
+            log(message, Some(&event), &failure);
+            Err(failure)
+        }
+    }
 }
 
-fn apply(event: &StatusEvent) -> Result<(), HandleMessageError> {
+fn apply(
+    event: &StatusEvent,
+    correlation: &Correlation,
+) -> Result<StatusApplied, HandleMessageError> {
     let config = Config::load()?;
     let store = PgStatusEventStore::new(&config.database_url);
     let cache = RedisOrderCache::new(&config.redis_url, config.order_cache_ttl_seconds);
@@ -68,15 +87,32 @@ fn apply(event: &StatusEvent) -> Result<(), HandleMessageError> {
         clock: &SystemClock,
         ids: &UuidGenerator,
     }
-    .execute(event)
-    .map(|_| ())
+    .execute(event, correlation)
     .map_err(|error| failure::not_applied(&error))
+}
+
+/// One line per handled message, so that a request id can be followed from
+/// the request that took the order to the consumer (the host tags the line
+/// with the message's `x-request-id`).
+fn log_applied(message: &Message, event: &StatusEvent, applied: StatusApplied) {
+    let outcome = match applied {
+        StatusApplied::Changed => "status changed",
+        StatusApplied::AlreadyThere => "already in that status",
+        StatusApplied::DuplicateEvent => "duplicate event, ignored",
+    };
+    println!(
+        "order-events: {} {} for order {} from {:?}: {outcome}",
+        event.event_type.as_str(),
+        event.event_id,
+        event.order_id,
+        message.topic,
+    );
 }
 
 /// One line per failure: what, which event, which request.
 fn log(message: &Message, event: Option<&StatusEvent>, failure: &HandleMessageError) {
     let event_id = event.map_or_else(|| "unknown".to_owned(), |e| e.event_id.to_string());
-    let request_id = metadata(message, "x-request-id").unwrap_or("none");
+    let request_id = metadata(message, REQUEST_ID_HEADER).unwrap_or("none");
     eprintln!(
         "order-events: message from {:?} not handled: event_id={event_id} x-request-id={request_id}: {}",
         message.topic,

@@ -9,6 +9,7 @@ mod status_events;
 use std::cell::OnceCell;
 
 use chrono::{Datelike, Timelike};
+use sales_domain::correlation::Correlation;
 use sales_domain::ports::RepositoryError;
 use sales_domain::time::Timestamp;
 use spin_sdk::pg4::{Connection, ParameterValue, PgError, QueryError};
@@ -92,4 +93,41 @@ fn datetime(timestamp: &Timestamp) -> ParameterValue {
 
 fn optional_datetime(timestamp: Option<&Timestamp>) -> ParameterValue {
     timestamp.map_or(ParameterValue::DbNull, datetime)
+}
+
+/// The outbox row's `headers` (migration 0004): a JSON object of the
+/// correlation's headers, which the relay publishes with the event.
+fn outbox_headers(correlation: &Correlation) -> ParameterValue {
+    let headers: serde_json::Map<String, serde_json::Value> = correlation
+        .headers()
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), serde_json::Value::from(value)))
+        .collect();
+    ParameterValue::Jsonb(serde_json::Value::Object(headers).to_string().into_bytes())
+}
+
+#[cfg(test)]
+mod outbox_headers_tests {
+    use super::*;
+
+    fn json(value: &ParameterValue) -> serde_json::Value {
+        match value {
+            ParameterValue::Jsonb(bytes) => serde_json::from_slice(bytes).unwrap(),
+            other => panic!("not JSONB: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_headers_column_is_an_object_of_the_known_headers() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let both = Correlation::from_headers(Some("req-1"), Some(traceparent));
+        assert_eq!(
+            json(&outbox_headers(&both)),
+            serde_json::json!({"x-request-id": "req-1", "traceparent": traceparent})
+        );
+        assert_eq!(
+            json(&outbox_headers(&Correlation::default())),
+            serde_json::json!({})
+        );
+    }
 }

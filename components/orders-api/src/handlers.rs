@@ -2,6 +2,7 @@
 //! domain's use case over this component's adapters, and shape the answer.
 
 use sales_domain::auth::Principal;
+use sales_domain::correlation::Correlation;
 use sales_domain::create_order::CreateOrder;
 use sales_domain::get_order::GetOrder;
 use sales_domain::ids::OrderId;
@@ -19,6 +20,7 @@ pub fn create_order(
     config: &Config,
     principal: &Principal,
     body: &[u8],
+    correlation: &Correlation,
 ) -> Result<Response, ApiError> {
     let request = NewOrder::parse_json(body)?;
     let repository = PgOrderRepository::new(&config.database_url);
@@ -32,7 +34,7 @@ pub fn create_order(
         clock: &SystemClock,
         ids: &UuidGenerator,
     }
-    .execute(principal, request)?;
+    .execute(principal, request, correlation)?;
 
     let mut builder = Response::builder();
     builder

@@ -18,6 +18,7 @@ mod routes;
 
 use guest_http::body::{check_declared_length, collect_limited, MAX_BODY_BYTES};
 use guest_http::header;
+use sales_domain::correlation::{Correlation, REQUEST_ID_HEADER, TRACEPARENT_HEADER};
 use spin_sdk::http::{IncomingRequest, Response};
 
 use crate::api_error::ApiError;
@@ -38,7 +39,7 @@ mod entry {
 }
 
 async fn respond(request: IncomingRequest) -> Response {
-    let request_id = header(&request, "x-request-id").unwrap_or_default();
+    let request_id = header(&request, REQUEST_ID_HEADER).unwrap_or_default();
     match serve(request).await {
         Ok(response) => response,
         Err(error) => error.into_response(&request_id),
@@ -54,13 +55,26 @@ async fn serve(request: IncomingRequest) -> Result<Response, ApiError> {
     let principal = config.authenticate(header(&request, "authorization").as_deref())?;
     match route {
         Route::CreateOrder => {
+            let correlation = correlation(&request);
             check_declared_length(
                 header(&request, "content-length").as_deref(),
                 MAX_BODY_BYTES,
             )?;
             let body = collect_limited(request.into_body_stream(), MAX_BODY_BYTES).await?;
-            handlers::create_order(&config, &principal, &body)
+            handlers::create_order(&config, &principal, &body, &correlation)
         }
         Route::GetOrder(id) => handlers::get_order(&config, &principal, &id),
     }
+}
+
+/// What the events this request causes carry: the host's `x-request-id`
+/// (always set) and the caller's `traceparent` when it sent exactly one
+/// (Trace Context treats several as none). The domain drops invalid values.
+fn correlation(request: &IncomingRequest) -> Correlation {
+    let traceparents = request.headers().get(TRACEPARENT_HEADER);
+    let traceparent = match traceparents.as_slice() {
+        [one] => std::str::from_utf8(one).ok(),
+        _ => None,
+    };
+    Correlation::from_headers(header(request, REQUEST_ID_HEADER).as_deref(), traceparent)
 }

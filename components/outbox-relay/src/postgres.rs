@@ -1,13 +1,17 @@
 //! The [`Outbox`] over PostgreSQL through Spin's `spin:postgres@4`
 //! interface: one connection for the whole run (a transaction's statements
-//! must share it), the `outbox` table of migration 0002.
+//! must share it), the `outbox` table of migrations 0002 and 0004.
 
 use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
 
 use crate::relay::{Outbox, OutboxRow};
 
-/// `::text` casts, so every column but the id reads as a plain string.
-const UNPUBLISHED: &str = "SELECT id, event_id::text, event_type, order_id::text, payload::text \
+/// `::text` casts, so every column but the id reads as a plain string; the
+/// `headers` object as two text arrays, names and values in the same order
+/// (a JSON `null` value reads as a NULL element).
+const UNPUBLISHED: &str = "SELECT id, event_id::text, event_type, order_id::text, payload::text, \
+     ARRAY(SELECT key FROM jsonb_each_text(headers) ORDER BY key), \
+     ARRAY(SELECT value FROM jsonb_each_text(headers) ORDER BY key) \
      FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1";
 const MARK_PUBLISHED: &str =
     "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = $1";
@@ -49,6 +53,25 @@ fn text(row: &[DbValue], index: usize, column: &str) -> Result<String, String> {
     }
 }
 
+fn text_array(row: &[DbValue], index: usize, column: &str) -> Result<Vec<Option<String>>, String> {
+    match row.get(index) {
+        Some(DbValue::ArrayStr(items)) => Ok(items.clone()),
+        other => Err(format!("column {column} holds an unexpected {other:?}")),
+    }
+}
+
+/// The `headers` object's pairs; a name whose value is not there (JSON
+/// `null`) is left out.
+fn headers(row: &[DbValue]) -> Result<Vec<(String, String)>, String> {
+    let names = text_array(row, 5, "headers (names)")?;
+    let values = text_array(row, 6, "headers (values)")?;
+    Ok(names
+        .into_iter()
+        .zip(values)
+        .filter_map(|(name, value)| Some((name?, value?)))
+        .collect())
+}
+
 fn outbox_row(row: &[DbValue]) -> Result<OutboxRow, String> {
     let id = match row.first() {
         Some(DbValue::Int64(id)) => *id,
@@ -60,6 +83,7 @@ fn outbox_row(row: &[DbValue]) -> Result<OutboxRow, String> {
         event_type: text(row, 2, "event_type")?,
         order_id: text(row, 3, "order_id")?,
         payload: text(row, 4, "payload")?,
+        headers: headers(row)?,
     })
 }
 

@@ -29,6 +29,11 @@ pub const AMQP_ROUTING_KEY: &str = "order.created";
 /// Every event goes to Kafka, keyed by its order.
 pub const KAFKA_TOPIC: &str = "order-events";
 pub const CONTENT_TYPE: &str = "application/json";
+/// The header naming the event's type, which the relay sets itself.
+pub const EVENT_TYPE_HEADER: &str = "event-type";
+/// Headers the relay or the host set on every message; a row's own header
+/// of the same name (in any case) is not published.
+const RESERVED_HEADERS: [&str; 3] = [EVENT_TYPE_HEADER, "message-id", "content-type"];
 
 /// An unpublished `outbox` row, its UUIDs and JSON payload as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,9 @@ pub struct OutboxRow {
     pub order_id: String,
     /// The event envelope, as written.
     pub payload: String,
+    /// The row's `headers` (the request id and trace context of what
+    /// caused the event), as name-value pairs.
+    pub headers: Vec<(String, String)>,
 }
 
 /// A message for either broker.
@@ -56,9 +64,27 @@ impl Message {
             data: row.payload.as_bytes().to_vec(),
             content_type: CONTENT_TYPE.to_owned(),
             message_id: row.event_id.clone(),
-            headers: vec![("event-type".to_owned(), row.event_type.clone())],
+            headers: headers(row),
         }
     }
+}
+
+/// What every message carries: `event-type`, then the row's own headers
+/// (`x-request-id`, `traceparent`, ...) except the reserved ones, so a row
+/// can never disguise its type or clash with what the host sets.
+fn headers(row: &OutboxRow) -> Vec<(String, String)> {
+    let mut headers = vec![(EVENT_TYPE_HEADER.to_owned(), row.event_type.clone())];
+    headers.extend(
+        row.headers
+            .iter()
+            .filter(|(name, _)| {
+                !RESERVED_HEADERS
+                    .iter()
+                    .any(|reserved| name.eq_ignore_ascii_case(reserved))
+            })
+            .cloned(),
+    );
+    headers
 }
 
 /// Why a broker did not take a message (the WIT `publish-error`).
@@ -317,8 +343,18 @@ mod tests {
             event_id,
             event_type: event_type.to_owned(),
             order_id: order.to_owned(),
+            headers: Vec::new(),
         }
     }
+
+    fn pairs(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     fn send(broker: &str, destination: &str, id: &str) -> (String, String, String) {
         (broker.into(), destination.into(), id.into())
@@ -383,6 +419,65 @@ mod tests {
                 "PUBLISHED 4",
                 "COMMIT"
             ]
+        );
+    }
+
+    #[test]
+    fn a_rows_headers_go_to_both_brokers_after_the_event_type() {
+        let outbox = FakeOutbox::with_rows(vec![OutboxRow {
+            headers: pairs(&[("traceparent", TRACEPARENT), ("x-request-id", "corr-1")]),
+            ..row(1, "OrderCreated", "o1")
+        }]);
+        let producer = FakeProducer::default();
+
+        assert_eq!(run(&outbox, &producer), Ok(1));
+
+        let expected = pairs(&[
+            ("event-type", "OrderCreated"),
+            ("traceparent", TRACEPARENT),
+            ("x-request-id", "corr-1"),
+        ]);
+        let sent = producer.sent.borrow();
+        assert_eq!(sent.len(), 2);
+        for (broker, _, _, message) in sent.iter() {
+            assert_eq!(message.headers, expected, "{broker}");
+        }
+    }
+
+    #[test]
+    fn a_status_change_carries_its_rows_headers_to_kafka() {
+        let outbox = FakeOutbox::with_rows(vec![OutboxRow {
+            headers: pairs(&[("x-request-id", "shipping-9")]),
+            ..row(2, "OrderStatusChanged", "o1")
+        }]);
+        let producer = FakeProducer::default();
+
+        assert_eq!(run(&outbox, &producer), Ok(1));
+
+        assert_eq!(
+            producer.sent.borrow()[0].3.headers,
+            pairs(&[
+                ("event-type", "OrderStatusChanged"),
+                ("x-request-id", "shipping-9")
+            ])
+        );
+    }
+
+    #[test]
+    fn a_row_cannot_override_the_headers_the_relay_and_host_set() {
+        let row = OutboxRow {
+            headers: pairs(&[
+                ("Event-Type", "OrderDeleted"),
+                ("message-id", "forged"),
+                ("CONTENT-TYPE", "text/plain"),
+                ("x-request-id", "corr-2"),
+            ]),
+            ..row(3, "OrderCreated", "o1")
+        };
+
+        assert_eq!(
+            Message::for_row(&row).headers,
+            pairs(&[("event-type", "OrderCreated"), ("x-request-id", "corr-2")])
         );
     }
 

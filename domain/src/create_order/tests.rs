@@ -42,7 +42,8 @@ impl Fixture {
     }
 
     fn create(&self, request: NewOrder) -> Result<Created, CreateOrderError> {
-        self.use_case().execute(&principal_for(user()), request)
+        self.use_case()
+            .execute(&principal_for(user()), request, &Correlation::default())
     }
 }
 
@@ -101,6 +102,20 @@ fn an_order_is_created_with_its_event_in_one_insert() {
 }
 
 #[test]
+fn the_order_created_event_carries_the_requests_correlation() {
+    let fixture = Fixture::new();
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let correlation = Correlation::from_headers(Some("req-7"), Some(traceparent));
+
+    fixture
+        .use_case()
+        .execute(&principal_for(user()), request(), &correlation)
+        .unwrap();
+
+    assert_eq!(fixture.repository.correlations(), [correlation]);
+}
+
+#[test]
 fn the_claim_is_completed_with_the_response() {
     let fixture = Fixture::new();
 
@@ -139,7 +154,7 @@ fn an_admin_may_order_for_another_user() {
 
     let created = fixture
         .use_case()
-        .execute(&admin(), for_someone_else)
+        .execute(&admin(), for_someone_else, &Correlation::default())
         .unwrap();
 
     assert!(!created.replayed);

@@ -1,5 +1,6 @@
 //! The orders table, and the outbox that is written with it.
 
+use crate::correlation::Correlation;
 use crate::events::EventEnvelope;
 use crate::ids::{OrderId, UserId};
 use crate::order::{IdempotencyKey, Order};
@@ -24,13 +25,15 @@ pub enum RepositoryError {
 
 pub trait OrderRepository {
     /// Inserts the order, with the request's fingerprint beside it, and
-    /// `event` into the outbox, in one transaction: both are written or
-    /// neither is, so no order exists without its `OrderCreated` event.
+    /// `event` into the outbox, with `correlation`'s headers, in one
+    /// transaction: both are written or neither is, so no order exists
+    /// without its `OrderCreated` event.
     fn insert_with_event(
         &self,
         order: &Order,
         fingerprint: &str,
         event: &EventEnvelope,
+        correlation: &Correlation,
     ) -> Result<(), RepositoryError>;
 
     /// The order with this id, if any.

@@ -5,16 +5,19 @@
 //! adapter runs one transaction around a decision the domain makes: it locks
 //! the order, hands it to `decide`, and carries out what comes back.
 
+use crate::correlation::Correlation;
 use crate::events::{EventEnvelope, StatusEvent};
 use crate::order::{Order, TransitionError};
 use crate::ports::RepositoryError;
 
-/// A status change to write: the order as it becomes, and the
-/// `OrderStatusChanged` event that reports it.
+/// A status change to write: the order as it becomes, the
+/// `OrderStatusChanged` event that reports it, and the correlation of the
+/// message that caused it (written with the event, published as headers).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusChange {
     pub order: Order,
     pub event: EventEnvelope,
+    pub correlation: Correlation,
 }
 
 /// What the domain decided for one event, given the order as the
@@ -22,8 +25,9 @@ pub struct StatusChange {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusDecision {
     /// Update the order to `change.order` (status and timestamps), add
-    /// `change.event` to the outbox, record the consumed event as processed,
-    /// commit. Boxed because it is far larger than the other answers.
+    /// `change.event` to the outbox with `change.correlation`'s headers,
+    /// record the consumed event as processed, commit. Boxed because it is
+    /// far larger than the other answers.
     Apply(Box<StatusChange>),
     /// The order already has that status: record the consumed event as
     /// processed and commit, changing nothing else.

@@ -4,6 +4,7 @@
 //! (a data-modifying CTE is atomic): no order without its event, no event
 //! without its order, in one round trip.
 
+use sales_domain::correlation::Correlation;
 use sales_domain::events::EventEnvelope;
 use sales_domain::ids::{OrderId, UserId};
 use sales_domain::order::{IdempotencyKey, Order};
@@ -11,7 +12,7 @@ use sales_domain::ports::{OrderRepository, RepositoryError};
 use spin_sdk::pg4::ParameterValue;
 
 use super::rows::order_from_row;
-use super::{datetime, repository_error, uuid, LazyConnection, ORDER_COLUMNS};
+use super::{datetime, outbox_headers, repository_error, uuid, LazyConnection, ORDER_COLUMNS};
 
 const INSERT_ORDER_WITH_EVENT: &str = "\
 WITH new_order AS (
@@ -20,8 +21,8 @@ WITH new_order AS (
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
     RETURNING order_id
 )
-INSERT INTO outbox (event_id, event_type, order_id, payload)
-SELECT $9, $10, order_id, $11 FROM new_order";
+INSERT INTO outbox (event_id, event_type, order_id, payload, headers)
+SELECT $9, $10, order_id, $11, $12 FROM new_order";
 
 pub struct PgOrderRepository<'a> {
     connection: LazyConnection<'a>,
@@ -55,6 +56,7 @@ impl OrderRepository for PgOrderRepository<'_> {
         order: &Order,
         fingerprint: &str,
         event: &EventEnvelope,
+        correlation: &Correlation,
     ) -> Result<(), RepositoryError> {
         let params = [
             uuid(&order.id),
@@ -68,6 +70,7 @@ impl OrderRepository for PgOrderRepository<'_> {
             ParameterValue::Uuid(event.event_id.to_string()),
             ParameterValue::Str(event.event_type.as_str().to_owned()),
             ParameterValue::Jsonb(event.to_json().into_bytes()),
+            outbox_headers(correlation),
         ];
         self.connection
             .get()?

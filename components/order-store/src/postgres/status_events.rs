@@ -15,7 +15,10 @@ use sales_domain::ports::{
 use spin_sdk::pg4::{Connection, ParameterValue, RowSet};
 
 use super::rows::order_from_row;
-use super::{datetime, optional_datetime, repository_error, uuid, LazyConnection, ORDER_COLUMNS};
+use super::{
+    datetime, optional_datetime, outbox_headers, repository_error, uuid, LazyConnection,
+    ORDER_COLUMNS,
+};
 
 const RECORD_EVENT: &str = "\
 INSERT INTO processed_events (event_id, event_type, order_id) VALUES ($1, $2, $3)
@@ -26,7 +29,7 @@ UPDATE orders SET status = $2, shipped_at = $3, delivered_at = $4, updated_at = 
 WHERE order_id = $1";
 
 const INSERT_EVENT: &str = "\
-INSERT INTO outbox (event_id, event_type, order_id, payload) VALUES ($1, $2, $3, $4)";
+INSERT INTO outbox (event_id, event_type, order_id, payload, headers) VALUES ($1, $2, $3, $4, $5)";
 
 fn lock_order() -> String {
     format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 FOR UPDATE")
@@ -166,6 +169,7 @@ fn write_change(session: &dyn Session, change: &StatusChange) -> Result<(), Repo
             ParameterValue::Str(event.event_type.as_str().to_owned()),
             uuid(&event.order_id),
             ParameterValue::Jsonb(event.to_json().into_bytes()),
+            outbox_headers(&change.correlation),
         ],
     )?;
     Ok(())

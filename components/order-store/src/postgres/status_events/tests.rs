@@ -2,6 +2,7 @@
 
 use std::cell::{Cell, RefCell};
 
+use sales_domain::correlation::Correlation;
 use sales_domain::events::{EventEnvelope, EventType};
 use sales_domain::ids::{OrderId, ProductId, UserId};
 use sales_domain::order::{IdempotencyKey, OrderStatus, Quantity, TransitionError};
@@ -146,7 +147,12 @@ fn ship(order: &Order) -> StatusDecision {
             Uuid::from_u128(7),
         ),
         order: shipped,
+        correlation: correlation(),
     }))
+}
+
+fn correlation() -> Correlation {
+    Correlation::from_headers(Some("shipping-42"), None)
 }
 
 #[test]
@@ -203,6 +209,7 @@ fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_c
             ParameterValue::Str("OrderStatusChanged".into()),
         ])
     );
+    assert_eq!(outbox[4..], debug(&[outbox_headers(&correlation())]));
 }
 
 #[test]

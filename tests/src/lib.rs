@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+pub mod openapi;
+
 pub const POSTGRES: &str = "postgres://root@127.0.0.1:5432";
 pub const REDIS_URL: &str = "redis://127.0.0.1:6379";
 

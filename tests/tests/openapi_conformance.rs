@@ -98,6 +98,15 @@ fn fingerprint(key: &str, user: &str, product: &str, quantity: u32) -> String {
         .collect()
 }
 
+fn redis(args: &[&str]) {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-h", "127.0.0.1"])
+        .args(args)
+        .output()
+        .expect("running redis-cli");
+    assert!(output.status.success(), "redis-cli {args:?}");
+}
+
 #[test]
 fn the_openapi_document_is_valid() {
     let problems = validate_document();
@@ -257,6 +266,19 @@ async fn every_black_box_response_conforms_to_the_document() {
     exchange(&app, Method::DELETE, &product_path, None, None)
         .await
         .expect(405, Some("METHOD_NOT_ALLOWED"));
+    // A stored value that is not a stock level is the mock's internal error.
+    let corrupt = Uuid::new_v4().to_string();
+    app.track_redis_key(format!("product-catalog:stock:{corrupt}"));
+    redis(&["SET", &format!("product-catalog:stock:{corrupt}"), "abc"]);
+    exchange(
+        &app,
+        Method::GET,
+        &format!("/product-service/products/{corrupt}"),
+        None,
+        None,
+    )
+    .await
+    .expect(500, Some("INTERNAL_ERROR"));
 
     // Taking orders.
     let orders = "/api/v1/orders";
@@ -304,14 +326,13 @@ async fn every_black_box_response_conforms_to_the_document() {
         "state": "in_flight",
         "fingerprint": fingerprint(&busy_key, &user, &product, 1),
     });
-    let set = std::process::Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "SET"])
-        .arg(format!("orders-api:idempotency:{user}:{busy_key}"))
-        .arg(claim.to_string())
-        .args(["EX", "30"])
-        .output()
-        .expect("running redis-cli");
-    assert!(set.status.success());
+    redis(&[
+        "SET",
+        &format!("orders-api:idempotency:{user}:{busy_key}"),
+        &claim.to_string(),
+        "EX",
+        "30",
+    ]);
     let busy = order_body(&busy_key, &user, &product, 1);
     exchange(&app, Method::POST, orders, Some(&token), Some(busy))
         .await

@@ -63,7 +63,8 @@ wait_for_line() {
 }
 
 # Creates a database of its own and starts sales-host on it with the
-# application's spin.toml; sets host_addr, host_pid and bench_db. Logs at
+# application's spin.toml (or BENCH_MANIFEST's, which then needs --migrations
+# among the arguments); sets host_addr, host_pid and bench_db. Logs at
 # `warn`: a JSON line per request would measure the logger.
 start_host() {
     bench_db="sales_bench_$(tr -d '-' </proc/sys/kernel/random/uuid)"
@@ -75,7 +76,7 @@ start_host() {
         KAFKA_BROKERS=127.0.0.1:9092 \
         JWT_SECRET="${JWT_SECRET:-bench-secret}" \
         RUST_LOG="warn,sales_host=info,sales_host::server=warn" \
-        target/release/sales-host up --listen 127.0.0.1:0 --manifest spin.toml "$@" \
+        target/release/sales-host up --listen 127.0.0.1:0 --manifest "${BENCH_MANIFEST:-spin.toml}" "$@" \
         >"$work/host.out" 2>"$work/host.err" &
     host_pid=$!
     pids+=("$host_pid")

@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""Helpers of bench/messaging.sh (a benchmark, not a test).
+
+Subcommands:
+  amqp-listen    bind an exclusive, auto-delete queue to orders.created
+                 (key order.created); write "event_id arrival_epoch" lines
+  kafka-listen   read order-events from its end, without a consumer group;
+                 write "event_id arrival_epoch record_timestamp_ms" lines
+  sample-backlog every second, the outbox backlog (published_at IS NULL)
+  report         commit-to-arrival figures from what the above wrote
+  consumer       consumer throughput: orders in the database, status events
+                 (with exact duplicates) published to the consumed queues,
+                 timed until the host has handled every one
+  delete-queues  delete the bench's queues (and their retry/dead-letter queues)
+
+Needs pika and kafka-python (bench/messaging.sh installs them in a venv) and
+psql on PATH. Times are the system's real-time clock, which the host, the
+database and these processes share (one machine).
+"""
+
+import argparse
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2f"
+KAFKA = "127.0.0.1:9092"
+EXCHANGE = "orders.created"
+ROUTING_KEY = "order.created"
+TOPIC = "order-events"
+EVENT_ID = re.compile(rb'"event_id"\s*:\s*"([0-9a-fA-F-]{36})"')
+
+stopping = False
+
+
+def stop_on_signal():
+    def handler(_signum, _frame):
+        global stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def psql(db, sql, stdin=None):
+    """Runs one statement through psql; returns its unaligned output."""
+    out = subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-U", "root", "-d", db, "-X", "-q", "-At", "-F", " ",
+         "-v", "ON_ERROR_STOP=1", "-c", sql],
+        input=stdin, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        sys.exit(f"messaging.py: psql failed: {out.stderr.strip()} ({sql[:80]}...)")
+    return out.stdout
+
+
+def touch(path):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("ready\n")
+
+
+# ---------------------------------------------------------------- listeners
+
+def amqp_listen(args):
+    import pika
+
+    stop_on_signal()
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+    channel.queue_bind(queue, EXCHANGE, routing_key=ROUTING_KEY)
+    channel.basic_qos(prefetch_count=2000)
+    out = open(args.out, "w", encoding="utf-8", buffering=1 << 16)
+
+    def on_message(_ch, _method, properties, body):
+        now = time.time()
+        event_id = properties.message_id
+        if not event_id:
+            m = EVENT_ID.search(body)
+            event_id = m.group(1).decode() if m else "?"
+        out.write(f"{event_id} {now:.6f}\n")
+
+    channel.basic_consume(queue, on_message, auto_ack=True)
+    touch(args.ready)
+    while not stopping:
+        connection.process_data_events(time_limit=0.2)
+    out.close()
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - closing at exit, nothing to do about it
+        pass
+
+
+def kafka_listen(args):
+    from kafka import KafkaConsumer, TopicPartition
+
+    stop_on_signal()
+    consumer = KafkaConsumer(
+        bootstrap_servers=KAFKA,
+        group_id=None,  # no group: assigned partitions, nothing committed, nobody's messages taken
+        enable_auto_commit=False,
+        fetch_max_wait_ms=args.fetch_max_wait_ms,
+        fetch_min_bytes=1,
+        max_poll_records=5000,
+        client_id=f"bench-messaging-{uuid.uuid4().hex[:8]}",
+    )
+    partitions = None
+    deadline = time.time() + 30
+    while not partitions and time.time() < deadline:
+        partitions = consumer.partitions_for_topic(TOPIC)
+        if not partitions:
+            time.sleep(0.2)
+    if not partitions:
+        sys.exit(f"messaging.py: topic {TOPIC} has no partitions")
+    tps = [TopicPartition(TOPIC, p) for p in sorted(partitions)]
+    consumer.assign(tps)
+    consumer.seek_to_end(*tps)
+    for tp in tps:
+        consumer.position(tp)  # resolves "the end" now, before the load starts
+    out = open(args.out, "w", encoding="utf-8", buffering=1 << 16)
+    touch(args.ready)
+    while not stopping:
+        batches = consumer.poll(timeout_ms=200)
+        now = time.time()
+        for records in batches.values():
+            for record in records:
+                m = EVENT_ID.search(record.value or b"")
+                event_id = m.group(1).decode() if m else "?"
+                out.write(f"{event_id} {now:.6f} {record.timestamp}\n")
+    out.close()
+    consumer.close()
+
+
+def sample_backlog(args):
+    stop_on_signal()
+    with open(args.out, "w", encoding="utf-8", buffering=1) as out:
+        while not stopping:
+            started = time.time()
+            n = psql(args.db, "SELECT count(*) FROM outbox WHERE published_at IS NULL").strip()
+            out.write(f"{started:.3f} {n}\n")
+            time.sleep(max(0.0, args.interval - (time.time() - started)))
+
+
+# ------------------------------------------------------------------- report
+
+def percentile(sorted_values, p):
+    """Nearest rank."""
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[k]
+
+
+def stats(values_ms, missing=0):
+    """p50/p99/max; events that never arrived count as infinitely late."""
+    v = sorted(values_ms) + [float("inf")] * missing
+    return {"n": len(v), "p50": percentile(v, 50), "p99": percentile(v, 99),
+            "max": v[-1] if v else float("nan")}
+
+
+def read_arrivals(path):
+    """event_id -> (first arrival, extra fields of that line); duplicates counted."""
+    first, dups = {}, 0
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 2:
+                continue
+            if parts[0] in first:
+                dups += 1
+                continue
+            first[parts[0]] = (float(parts[1]), parts[2:])
+    return first, dups
+
+
+def report(args):
+    rows = psql(args.db, (
+        "SELECT event_id, order_id, extract(epoch FROM created_at), "
+        "coalesce(extract(epoch FROM published_at)::text, '-') FROM outbox "
+        f"WHERE id > {int(args.after_id)} AND event_type = 'OrderCreated' ORDER BY id"))
+    events = {}
+    for line in rows.splitlines():
+        event_id, order_id, created, published = line.split(" ")
+        events[event_id] = (order_id, float(created), None if published == "-" else float(published))
+    responses = {}
+    for name in os.listdir(args.times_dir):
+        with open(os.path.join(args.times_dir, name), encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 2:
+                    responses[parts[0]] = float(parts[1])
+    backlog = []
+    with open(args.backlog, encoding="utf-8") as f:
+        for line in f:
+            t, n = line.split()
+            backlog.append((float(t), int(n)))
+
+    result = {"events": len(events), "responses": len(responses), "brokers": {}}
+    # The commit happened after created_at (the statement's now()) and before
+    # the HTTP response left the host.
+    window = [(responses[o] - c) * 1000 for (o, c, _) in events.values() if o in responses]
+    result["commit_window_ms"] = stats(window)
+    relay_pickup = [(p - c) * 1000 for (_, c, p) in events.values() if p is not None]
+    result["published_at_minus_created_ms"] = stats(relay_pickup)
+    for broker, path in (("rabbitmq", args.amqp), ("kafka", args.kafka)):
+        arrivals, dups = read_arrivals(path)
+        upper, lower, record_ts = [], [], []
+        for event_id, (order_id, created, _) in events.items():
+            got = arrivals.get(event_id)
+            if got is None:
+                continue
+            arrived, extra = got
+            upper.append((arrived - created) * 1000)
+            if order_id in responses:
+                lower.append((arrived - responses[order_id]) * 1000)
+            if extra and extra[0].lstrip("-").isdigit() and int(extra[0]) > 0:
+                record_ts.append(int(extra[0]) - created * 1000)
+        times = sorted(t for (t, _) in arrivals.values())
+        result.setdefault("arrival_rate_per_s", {})[broker] = (
+            (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else None)
+        result["brokers"][broker] = {
+            "received": len(upper),
+            "missing": len(events) - len(upper),
+            "redelivered": dups,
+            "from_created_at_ms": stats(upper, len(events) - len(upper)),
+            "from_response_ms": stats(lower, len(events) - len(upper)),
+            "record_timestamp_minus_created_ms": stats(record_ts) if record_ts else None,
+        }
+    in_load = [n for (t, n) in backlog if args.load_start <= t <= args.load_end]
+    points = [(t, n) for (t, n) in backlog if args.load_start <= t <= args.load_end]
+    slope = None
+    if len(points) >= 3:
+        mt = sum(t for t, _ in points) / len(points)
+        mn = sum(n for _, n in points) / len(points)
+        var = sum((t - mt) ** 2 for t, _ in points)
+        slope = sum((t - mt) * (n - mn) for t, n in points) / var if var else None
+    result["backlog"] = {
+        "start": args.backlog_start, "end": args.backlog_end,
+        "max_during_load": max(in_load) if in_load else None,
+        "samples_during_load": [n for n in in_load],
+        "drained_after_s": args.drained_after,
+        "slope_per_s": slope,
+    }
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)
+
+
+# ---------------------------------------------------------------- consumer
+
+def consumer(args):
+    import pika
+
+    total = args.events
+    duplicates = int(round(total * args.duplicates))
+    unique = total - duplicates
+    if duplicates > unique:
+        sys.exit("messaging.py: more duplicates than unique events")
+    shipped_n = (unique + 1) // 2   # pending orders, each gets one OrderShipped
+    delivered_n = unique - shipped_n  # shipped orders, each gets one OrderDelivered
+    rng = random.Random(args.seed)
+    user, product = str(uuid.uuid4()), str(uuid.uuid4())
+    run = uuid.uuid4().hex[:12]
+
+    # The orders, straight into the database: half waiting for shipment,
+    # half already shipped, so that every unique event is a transition the
+    # contract applies at once (no OrderDelivered waits for its OrderShipped
+    # on the other queue, which would be retried after 5 s).
+    copy = []
+    orders = []
+    for i in range(shipped_n + delivered_n):
+        order_id = str(uuid.uuid4())
+        pending = i < shipped_n
+        orders.append((order_id, pending))
+        status = "Pending Shipment" if pending else "Shipped"
+        shipped_at = "\\N" if pending else "2026-01-01 00:00:00"
+        copy.append(f"{order_id}\t{user}\t{product}\t1\t{status}\tbench-consumer-{run}-{i}\t"
+                    f"bench\t{shipped_at}\n")
+    psql(args.db, "COPY orders (order_id, user_id, product_id, quantity, status, idempotency_key, "
+                  "request_fingerprint, shipped_at) FROM STDIN", stdin="".join(copy))
+    with open(args.orders_out, "w", encoding="utf-8") as f:
+        f.writelines(f"{o}\n" for o, _ in orders)
+
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    messages = []
+    for order_id, pending in orders:
+        event_type, queue, field = (("OrderShipped", args.shipped_queue, "shipped_at") if pending
+                                    else ("OrderDelivered", args.delivered_queue, "delivered_at"))
+        event_id = str(uuid.uuid4())
+        body = json.dumps({"event_id": event_id, "event_type": event_type, "order_id": order_id,
+                           "timestamp": stamp, "data": {field: stamp}}).encode()
+        messages.append((queue, event_id, body))
+    rng.shuffle(messages)
+    # Each duplicate is the same message again (same event_id, same body),
+    # somewhere after its original.
+    keyed = [(float(i), m) for i, m in enumerate(messages)]
+    for i in rng.sample(range(unique), duplicates):
+        keyed.append((rng.uniform(i + 0.5, unique), messages[i]))
+    keyed.sort(key=lambda km: km[0])
+    stream = [m for _, m in keyed]
+
+    log = open(args.host_log, "rb")
+    log.seek(0, os.SEEK_END)
+    outcomes = {}
+
+    def read_log():
+        for line in log.readlines():
+            if b'"message handled"' not in line:
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            outcome = entry.get("outcome") or entry.get("fields", {}).get("outcome") or "?"
+            outcome = outcome.split(" in ")[0]
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
+
+    def settled():
+        return sum(n for o, n in outcomes.items() if not o.startswith("retry"))
+
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = connection.channel()
+    for queue in (args.shipped_queue, args.delivered_queue):
+        channel.queue_declare(queue, passive=True)  # the host declared them
+    def properties(event_id):
+        return pika.BasicProperties(content_type="application/json", delivery_mode=2,
+                                    message_id=event_id)
+
+    backlog_q = "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+    backlog_before = int(psql(args.db, backlog_q))
+    started = time.time()
+    for queue, event_id, body in stream:
+        props = properties(event_id)
+        channel.basic_publish("", queue, body, props)
+    published = time.time()
+    # The publish is not confirmed message by message (that would measure the
+    # publisher); the host's count of handled messages is the proof.
+    unique_done_at = None
+    deadline = published + args.timeout
+    last_db = 0.0
+    processed = 0
+    while time.time() < deadline:
+        read_log()
+        now = time.time()
+        if now - last_db >= 0.25 or settled() >= total:
+            processed = int(psql(args.db, "SELECT count(*) FROM processed_events pe JOIN orders o "
+                                          f"USING (order_id) WHERE o.user_id = '{user}'"))
+            last_db = now
+            if unique_done_at is None and processed >= unique:
+                unique_done_at = now
+        if settled() >= total and processed >= unique:
+            break
+        connection.process_data_events(time_limit=0.02)
+    finished = time.time()
+    read_log()
+    backlog_after = int(psql(args.db, backlog_q))
+
+    def depth(queue):
+        try:
+            return channel.queue_declare(queue, passive=True).method.message_count
+        except Exception:  # noqa: BLE001 - a queue that is not there holds nothing
+            return None
+
+    queues = {}
+    for base in (args.shipped_queue, args.delivered_queue):
+        for q in [base, f"{base}.dlq"] + [f"{base}.retry.{n}" for n in (1, 2, 3)]:
+            if not connection.is_open:
+                break
+            queues[q] = depth(q)
+            if not channel.is_open:
+                channel = connection.channel()
+    statuses = psql(args.db, "SELECT status, count(*) FROM orders WHERE user_id = "
+                             f"'{user}' GROUP BY status ORDER BY status")
+    changed = psql(args.db, "SELECT count(*) FROM outbox WHERE event_type = 'OrderStatusChanged' "
+                            f"AND order_id IN (SELECT order_id FROM orders WHERE user_id = '{user}')")
+    connection.close()
+    elapsed = finished - started
+    result = {
+        "events": total, "unique": unique, "duplicates": duplicates,
+        "shipped_events": shipped_n, "delivered_events": delivered_n,
+        "publish_s": published - started,
+        "publish_per_s": total / (published - started),
+        "elapsed_s": elapsed,
+        "complete": settled() >= total and processed >= unique,
+        "handled_per_s": settled() / elapsed,
+        "unique_applied_s": (unique_done_at - started) if unique_done_at else None,
+        "outcomes": outcomes,
+        "processed_events": processed,
+        "status_changed_outbox_rows": int(changed),
+        "orders_by_status": dict((" ".join(l.split(" ")[:-1]), int(l.split(" ")[-1]))
+                                 for l in statuses.splitlines() if l),
+        "queues_after": queues,
+        "user_id": user,
+        "outbox_backlog_before": backlog_before,
+        "outbox_backlog_after": backlog_after,
+    }
+    with open(args.out, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1)
+
+
+def delete_queues(args):
+    import pika
+
+    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    for base in args.queues:
+        for q in [base, f"{base}.dlq"] + [f"{base}.retry.{n}" for n in range(1, 9)]:
+            channel = connection.channel()
+            try:
+                channel.queue_delete(q)
+                channel.close()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+    connection.close()
+
+
+def summary(args):
+    a = json.load(open(args.arrival, encoding="utf-8"))
+    c = json.load(open(args.consumer, encoding="utf-8"))
+    rps, p50, p99 = (float(x) for x in args.post.split())
+    num = lambda x: f"{x:8.1f}" if x != float("inf") else f"{'never':>8}"
+    ms = lambda s: f"{num(s['p50'])} {num(s['p99'])} {num(s['max'])}"
+    print(f"1. Commit to arrival: wrk -t{args.threads} -c{args.connections} -d{args.duration} "
+          f"POST /api/v1/orders: {rps:.0f} req/s (p50 {p50:.1f} ms, p99 {p99:.1f} ms); "
+          f"{a['events']} OrderCreated events written")
+    print()
+    print("(missing: not arrived when the listeners stopped; counted as 'never' in the percentiles)")
+    print(f"{'arrival minus commit (ms)':44} {'p50':>8} {'p99':>8} {'max':>8} {'received':>9} {'missing':>8}")
+    for broker, name in (("rabbitmq", "RabbitMQ orders.created"), ("kafka", "Kafka order-events")):
+        b = a["brokers"][broker]
+        print(f"{name + ', from created_at':44} {ms(b['from_created_at_ms'])} {b['received']:9} {b['missing']:8}")
+        print(f"{name + ', from the 201 response':44} {ms(b['from_response_ms'])}")
+        if b.get("record_timestamp_minus_created_ms"):
+            print(f"{'  (Kafka record timestamp - created_at)':44} {ms(b['record_timestamp_minus_created_ms'])}")
+    w = a["commit_window_ms"]
+    print(f"{'error bound: 201 response - created_at':44} {ms(w)}")
+    rates = a.get("arrival_rate_per_s", {})
+    if rates.get("kafka"):
+        print(f"relay throughput (arrivals per second between the first and the last): "
+              f"RabbitMQ {rates.get('rabbitmq') or 0:.0f}/s, Kafka {rates['kafka']:.0f}/s; "
+              f"relay runs stopped by a refused publish: {args.relay_failures}")
+    r = a["published_at_minus_created_ms"]
+    print(f"{'relay batch start (published_at) - created_at':44} {ms(r)}")
+    print()
+    b = a["backlog"]
+    samples = b["samples_during_load"]
+    drained = b["drained_after_s"]
+    print(f"outbox backlog (published_at IS NULL): start {b['start']}, end {b['end']}, "
+          f"max during the load {b['max_during_load']}; drained "
+          + (f"{drained:.1f} s after the load" if drained is not None else "NOT by the end of the wait (BENCH_DRAIN_TIMEOUT)"))
+    print(f"  every second during the load: {' '.join(str(n) for n in samples)}")
+    if b.get("slope_per_s") is not None:
+        print(f"  least-squares trend during the load: {b['slope_per_s']:+.1f} events/s")
+    print()
+    print(f"2. Consumer: {c['events']} events ({c['shipped_events']} OrderShipped, "
+          f"{c['delivered_events']} OrderDelivered, {c['duplicates']} exact duplicates) "
+          "to the host's two queues")
+    print(f"published in {c['publish_s']:.2f} s ({c['publish_per_s']:.0f}/s, one publisher, no confirms)")
+    status = "complete" if c["complete"] else "INCOMPLETE (timed out)"
+    print(f"all handled ({status}) {c['elapsed_s']:.2f} s after the first publish: "
+          f"{c['handled_per_s']:.0f} events/s")
+    if c["unique_applied_s"]:
+        print(f"unique events applied after {c['unique_applied_s']:.2f} s: "
+              f"{c['unique'] / c['unique_applied_s']:.0f} status changes/s")
+    print(f"outcomes: {json.dumps(c['outcomes'], sort_keys=True)}; processed_events rows: "
+          f"{c['processed_events']}; OrderStatusChanged outbox rows: {c['status_changed_outbox_rows']}")
+    print(f"orders by status afterwards: {json.dumps(c['orders_by_status'], sort_keys=True)}")
+    left = {q: n for q, n in c["queues_after"].items() if n}
+    print(f"messages left in the queues, retry and dead-letter queues: {left or 'none'}")
+    print(f"outbox backlog when the publishing began: {c['outbox_backlog_before']}; when the last "
+          f"event was handled: {c['outbox_backlog_after']} (the OrderStatusChanged events); "
+          f"drained {args.consumer_drained} s after that")
+    print()
+    kmax = a["brokers"]["kafka"]["from_created_at_ms"]["p99"]
+    rmax = a["brokers"]["rabbitmq"]["from_created_at_ms"]["p99"]
+    missing = a["brokers"]["kafka"]["missing"] + a["brokers"]["rabbitmq"]["missing"]
+    verdict = lambda ok: "met" if ok else "NOT met"
+    print(f"target p99 < 100 ms (from created_at): RabbitMQ {rmax:.1f} ms {verdict(rmax < 100)}, "
+          f"Kafka {kmax:.1f} ms {verdict(kmax < 100)}"
+          + (f" ({missing} events never arrived)" if missing else ""))
+    flat = b["end"] <= max(b["start"], 0) + max(50, rps * 0.05) and drained is not None
+    print(f"target backlog flat: start {b['start']}, end {b['end']}, max {b['max_during_load']}: "
+          f"{verdict(flat)} (flat: the end within 50 events or 50 ms of POSTs of the start)")
+    print(f"target >= 2000 events/s: {c['handled_per_s']:.0f} {verdict(c['handled_per_s'] >= 2000 and c['complete'])}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("amqp-listen")
+    p.add_argument("--out", required=True)
+    p.add_argument("--ready", required=True)
+    p.set_defaults(func=amqp_listen)
+    p = sub.add_parser("kafka-listen")
+    p.add_argument("--out", required=True)
+    p.add_argument("--ready", required=True)
+    p.add_argument("--fetch-max-wait-ms", type=int, default=10)
+    p.set_defaults(func=kafka_listen)
+    p = sub.add_parser("sample-backlog")
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--interval", type=float, default=1.0)
+    p.set_defaults(func=sample_backlog)
+    p = sub.add_parser("report")
+    for name in ("db", "after-id", "times-dir", "amqp", "kafka", "backlog", "out"):
+        p.add_argument(f"--{name}", required=True)
+    for name in ("load-start", "load-end"):
+        p.add_argument(f"--{name}", type=float, required=True)
+    for name in ("backlog-start", "backlog-end"):
+        p.add_argument(f"--{name}", type=int, required=True)
+    p.add_argument("--drained-after", type=float, default=None)
+    p.set_defaults(func=report)
+    p = sub.add_parser("consumer")
+    for name in ("db", "shipped-queue", "delivered-queue", "host-log", "out", "orders-out"):
+        p.add_argument(f"--{name}", required=True)
+    p.add_argument("--events", type=int, default=10000)
+    p.add_argument("--duplicates", type=float, default=0.2)
+    p.add_argument("--seed", type=int, default=4)
+    p.add_argument("--timeout", type=float, default=300)
+    p.set_defaults(func=consumer)
+    p = sub.add_parser("summary")
+    for name in ("arrival", "consumer", "connections", "duration", "threads", "post", "consumer-drained",
+                 "relay-failures"):
+        p.add_argument(f"--{name}", required=True)
+    p.set_defaults(func=summary)
+    p = sub.add_parser("delete-queues")
+    p.add_argument("queues", nargs="+")
+    p.set_defaults(func=delete_queues)
+    args = parser.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

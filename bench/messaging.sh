@@ -1,0 +1,194 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): the events around sales-host, in one run.
+#
+# 1. Commit to arrival, under the POST peak load: an exclusive auto-delete
+#    queue bound to the orders.created exchange (key order.created) and a
+#    Kafka reader of order-events from its end (no consumer group) record when
+#    each OrderCreated arrives, while wrk POSTs /api/v1/orders at the
+#    concurrency of the peak in bench/orders-api.sh (64) for BENCH_DURATION.
+#    Per broker: arrival minus the order's commit, p50/p99/max. The commit
+#    lies between the outbox row's created_at (the statement's now()) and the
+#    moment its 201 reached wrk; the target is judged on the larger figure
+#    (from created_at), and the window between the two is reported as the
+#    error bound. The outbox backlog (published_at IS NULL) is taken at the
+#    start and the end of the load and every second during it.
+# 2. Consumer throughput: BENCH_EVENTS OrderShipped/OrderDelivered envelopes
+#    (BENCH_DUPLICATES of them exact duplicates, same event_id and body),
+#    published to the queues the host consumes as fast as one publisher goes,
+#    timed from the first publish until the host has handled (acked) every
+#    message and recorded every unique event. Half the orders are pending and
+#    get OrderShipped, half are already shipped and get OrderDelivered, so no
+#    delivery waits for its shipment on the other queue (that is retried after
+#    5 s by contract, and would measure the retry delay).
+#
+# The host consumes renamed queues (orders.shipped.<run>, ...) so that it
+# takes nothing from the tests or a running service; they are deleted at the
+# end. Results: stdout and bench/results/messaging-<time>.txt.
+#
+# Settings (environment): BENCH_DURATION (20s), BENCH_CONNECTIONS (64),
+# BENCH_THREADS (2), BENCH_EVENTS (10000), BENCH_DUPLICATES (0.2),
+# BENCH_DRAIN_TIMEOUT (120: seconds to wait for the outbox to empty after
+# the load; events not arrived by then count as never arrived),
+# BENCH_NO_BUILD (set: skip scripts/services.sh and scripts/build.sh, for
+# reruns on an unchanged tree), BENCH_KEEP_LOGS (a directory: the host's log and the raw figures are
+# copied there at the end).
+BENCH_DURATION="${BENCH_DURATION:-20s}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+command_line="bench/messaging.sh (BENCH_DURATION=$duration BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64} BENCH_THREADS=$threads BENCH_EVENTS=${BENCH_EVENTS:-10000} BENCH_DUPLICATES=${BENCH_DUPLICATES:-0.2})"
+connections="${BENCH_CONNECTIONS:-64}"
+events="${BENCH_EVENTS:-10000}"
+duplicates="${BENCH_DUPLICATES:-0.2}"
+drain_timeout="${BENCH_DRAIN_TIMEOUT:-120}"
+loadavg_start="$(cut -d" " -f1-3 /proc/loadavg)"
+
+# The consumers' and the publisher's Python libraries, once, in a venv.
+venv="$root/target/bench-venv"
+py="$venv/bin/python"
+install_python_clients() {
+    if [[ -x "$py" ]] && "$py" -c 'import pika, kafka' 2>/dev/null; then return; fi
+    log "installing pika and kafka-python into $venv"
+    python3 -m venv "$venv" >&2
+    "$py" -m pip install -q 'pika==1.4.4' 'kafka-python==3.0.12' >&2
+}
+
+if [[ -n "${BENCH_NO_BUILD:-}" ]]; then install_wrk; else prepare; fi
+install_python_clients
+helper() { "$py" "$root/bench/messaging.py" "$@"; }
+psql_bench() { psql -h 127.0.0.1 -U root -d "$bench_db" -X -qAt -c "$1"; }
+
+# The application's manifest with its consumed queues renamed for this run
+# and its sources absolute (it lives in $work).
+run_id="bench$(tr -d '-' </proc/sys/kernel/random/uuid | cut -c1-12)"
+shipped_queue="orders.shipped.$run_id"
+delivered_queue="orders.delivered.$run_id"
+sed -E -e "s|^queue = \"([^\"]+)\"|queue = \"\\1.$run_id\"|" \
+    -e "s|^source = \"([^/][^\"]*)\"|source = \"$root/\\1\"|" spin.toml >"$work/spin.toml"
+grep -q "queue = \"$shipped_queue\"" "$work/spin.toml" || die "orders.shipped not found in spin.toml"
+grep -q "queue = \"$delivered_queue\"" "$work/spin.toml" || die "orders.delivered not found in spin.toml"
+
+user="$(cat /proc/sys/kernel/random/uuid)"
+product="$(cat /proc/sys/kernel/random/uuid)"
+bench_cleanup() {
+    # The host first (it would redeclare the queues), then lib.sh's cleanup.
+    if [[ -n "${host_pid:-}" ]]; then kill "$host_pid" 2>/dev/null || true; wait "$host_pid" 2>/dev/null || true; fi
+    helper delete-queues "$shipped_queue" "$delivered_queue" 2>/dev/null || true
+    if [[ -n "${BENCH_KEEP_LOGS:-}" ]]; then
+        mkdir -p "$BENCH_KEEP_LOGS" && cp -r "$work"/. "$BENCH_KEEP_LOGS"/ && log "kept $work in $BENCH_KEEP_LOGS"
+    fi
+    redis-cli -h 127.0.0.1 --scan --pattern "orders-api:idempotency:$user:*" | xargs -r redis-cli -h 127.0.0.1 DEL >/dev/null 2>&1 || true
+    redis-cli -h 127.0.0.1 DEL "product-catalog:stock:$product" >/dev/null 2>&1 || true
+    if [[ -s "$work/consumer-orders.txt" ]]; then
+        sed 's/^/orders-api:order:/' "$work/consumer-orders.txt" | xargs -r -n 500 redis-cli -h 127.0.0.1 DEL >/dev/null 2>&1 || true
+    fi
+    cleanup
+}
+trap bench_cleanup EXIT
+
+JWT_SECRET="bench-secret-$RANDOM$RANDOM"
+runtime_config=()
+[[ -f runtime-config.toml ]] && runtime_config=(--runtime-config-file "$root/runtime-config.toml")
+BENCH_MANIFEST="$work/spin.toml" start_host --migrations "$root/migrations" "${runtime_config[@]}"
+log "sales-host on $host_addr, database $bench_db, queues $shipped_queue $delivered_queue"
+
+token="$(python3 - "$JWT_SECRET" "$user" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+secret, sub = sys.argv[1], sys.argv[2]
+enc = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = enc(json.dumps({"sub": sub, "exp": int(time.time()) + 3600}).encode())
+sig = enc(hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+print(f"{head}.{body}.{sig}")
+PY
+)"
+base="http://$host_addr"
+curl -fsS -X PUT -d '{"available_quantity":1000000000}' "$base/product-service/products/$product" >/dev/null
+export BENCH_USER="$user" BENCH_PRODUCT="$product" BENCH_TOKEN="$token"
+
+# Waits until the outbox has nothing unpublished; prints the seconds it took.
+wait_drained() {
+    local started="$EPOCHREALTIME" limit="$1" n
+    while :; do
+        n="$(psql_bench "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
+        if [[ "$n" == 0 ]]; then
+            awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+            return
+        fi
+        if awk -v a="$started" -v b="$EPOCHREALTIME" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then
+            log "the outbox still holds $n unpublished events after ${limit}s"
+            echo "not-drained"
+            return
+        fi
+        sleep 0.2
+    done
+}
+
+# 1. Commit to arrival. The listeners first: the relay publishes OrderCreated
+# with `mandatory` set, so while no queue is bound to orders.created every
+# event is refused (NO_ROUTE) and the relay stops at the oldest, Kafka too.
+# Started directly (not through a shell function) so that $! is Python's
+# pid and SIGTERM reaches it.
+"$py" bench/messaging.py amqp-listen --out "$work/amqp.txt" --ready "$work/amqp.ready" &
+amqp_pid=$!
+pids+=("$amqp_pid")
+"$py" bench/messaging.py kafka-listen --out "$work/kafka.txt" --ready "$work/kafka.ready" &
+kafka_pid=$!
+pids+=("$kafka_pid")
+for ready in amqp kafka; do
+    for _ in $(seq 1 150); do [[ -f "$work/$ready.ready" ]] && break; sleep 0.2; done
+    [[ -f "$work/$ready.ready" ]] || die "the $ready listener did not start"
+done
+# Warm-up (component instances, connections, the relay), then an empty outbox.
+export BENCH_RUN="warmup-$RANDOM$RANDOM"
+# Gently (c=4, 1 s): its events must be relayed before the measurement.
+log "warm-up: wrk -t$threads -c4 -d1s"
+wrk -t"$threads" -c4 -d1s -s bench/post-order.lua "$base/api/v1/orders" >"$work/wrk-warmup.txt"
+warmup_drained="$(wait_drained "$drain_timeout")"
+log "warm-up events relayed after ${warmup_drained}s"
+after_id="$(psql_bench "SELECT coalesce(max(id), 0) FROM outbox")"
+
+"$py" bench/messaging.py sample-backlog --db "$bench_db" --out "$work/backlog.txt" &
+sampler_pid=$!
+pids+=("$sampler_pid")
+
+export BENCH_RUN="arrival-$RANDOM$RANDOM" BENCH_TIMES_DIR="$work/times"
+mkdir -p "$BENCH_TIMES_DIR"
+backlog_start="$(psql_bench "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
+load_start="$EPOCHREALTIME"
+measure "post-c$connections" "$connections" "$base/api/v1/orders" -s bench/post-order-timed.lua
+load_end="$EPOCHREALTIME"
+backlog_end="$(psql_bench "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
+post_rps="$rps" post_p50="$p50_ms" post_p99="$p99_ms"
+drained_after="$(wait_drained "$drain_timeout")"
+sleep 2 # the last events' way from the brokers to the listeners
+for pid in "$amqp_pid" "$kafka_pid" "$sampler_pid"; do kill -TERM "$pid" 2>/dev/null || true; done
+for pid in "$amqp_pid" "$kafka_pid" "$sampler_pid"; do wait "$pid" 2>/dev/null || true; done
+drained_arg=()
+[[ "$drained_after" != not-drained ]] && drained_arg=(--drained-after "$drained_after")
+helper report --db "$bench_db" --after-id "$after_id" --times-dir "$BENCH_TIMES_DIR" \
+    --amqp "$work/amqp.txt" --kafka "$work/kafka.txt" --backlog "$work/backlog.txt" \
+    --load-start "$load_start" --load-end "$load_end" \
+    --backlog-start "$backlog_start" --backlog-end "$backlog_end" "${drained_arg[@]}" \
+    --out "$work/arrival.json"
+
+# 2. Consumer throughput.
+log "consumer: $events status events ($duplicates duplicates) to $shipped_queue and $delivered_queue"
+helper consumer --db "$bench_db" --shipped-queue "$shipped_queue" --delivered-queue "$delivered_queue" \
+    --host-log "$work/host.out" --events "$events" --duplicates "$duplicates" \
+    --orders-out "$work/consumer-orders.txt" --out "$work/consumer.json"
+consumer_drained="$(wait_drained "$drain_timeout")"
+loadavg_end="$(cut -d" " -f1-3 /proc/loadavg)"
+
+results="$(results_file messaging)"
+{
+    echo "Messaging on sales-host: $command_line"
+    results_header
+    echo "working tree: $(git status --porcelain --untracked-files=no | wc -l) tracked files modified (built as they are)"
+    echo "load average (1/5/15 min) before: $loadavg_start; after: $loadavg_end"
+    echo
+    helper summary --arrival "$work/arrival.json" --consumer "$work/consumer.json" \
+        --connections "$connections" --duration "$duration" --threads "$threads" \
+        --post "$post_rps $post_p50 $post_p99" --consumer-drained "$consumer_drained" \
+        --relay-failures "$(grep -c '"outbox relay stopped' "$work/host.out" || true)"
+} | tee "$results"
+log "results written to $results"

@@ -161,8 +161,10 @@ backlog_end="$(psql_bench "SELECT count(*) FROM outbox WHERE published_at IS NUL
 post_rps="$rps" post_p50="$p50_ms" post_p99="$p99_ms"
 drained_after="$(wait_drained "$drain_timeout")"
 sleep 2 # the last events' way from the brokers to the listeners
-for pid in "$amqp_pid" "$kafka_pid" "$sampler_pid"; do kill -TERM "$pid" 2>/dev/null || true; done
-for pid in "$amqp_pid" "$kafka_pid" "$sampler_pid"; do wait "$pid" 2>/dev/null || true; done
+# The RabbitMQ listener stays (its queue bound) until the end: without it the
+# relay would be refused again and stop relaying altogether.
+for pid in "$kafka_pid" "$sampler_pid"; do kill -TERM "$pid" 2>/dev/null || true; done
+for pid in "$kafka_pid" "$sampler_pid"; do wait "$pid" 2>/dev/null || true; done
 drained_arg=()
 [[ "$drained_after" != not-drained ]] && drained_arg=(--drained-after "$drained_after")
 helper report --db "$bench_db" --after-id "$after_id" --times-dir "$BENCH_TIMES_DIR" \
@@ -176,8 +178,14 @@ log "consumer: $events status events ($duplicates duplicates) to $shipped_queue 
 helper consumer --db "$bench_db" --shipped-queue "$shipped_queue" --delivered-queue "$delivered_queue" \
     --host-log "$work/host.out" --events "$events" --duplicates "$duplicates" \
     --orders-out "$work/consumer-orders.txt" --out "$work/consumer.json"
-consumer_drained="$(wait_drained "$drain_timeout")"
+if [[ "$drained_after" != not-drained ]]; then
+    consumer_drained="$(wait_drained "$drain_timeout")"
+else
+    consumer_drained="not-waited (the load's backlog was still draining)"
+fi
 loadavg_end="$(cut -d" " -f1-3 /proc/loadavg)"
+kill -TERM "$amqp_pid" 2>/dev/null || true
+wait "$amqp_pid" 2>/dev/null || true
 
 results="$(results_file messaging)"
 {

@@ -24,6 +24,7 @@ use tracing::Instrument as _;
 use crate::app::App;
 use crate::manifest::{AmqpTrigger, Manifest};
 use crate::messaging::{HandleMessageError, Message};
+use crate::ops::metrics::metrics;
 use crate::variables::ResolvedVariables;
 
 /// Pause before resubscribing after the broker went away.
@@ -94,6 +95,11 @@ async fn handle(app: &App, trigger: &AmqpTrigger, delivery: Delivery) {
         .map(Arc::from)
         .unwrap_or_else(|| Arc::from(uuid::Uuid::new_v4().to_string()));
     let span = tracing::info_span!("message", request_id = %request_id, queue = %trigger.queue);
+    let queue = trigger.queue.as_str();
+    metrics()
+        .messages_consumed
+        .with_label_values(&[queue])
+        .inc();
     async {
         let mut metadata = delivery.headers.clone();
         if let Some(id) = &delivery.message_id {
@@ -114,15 +120,19 @@ async fn handle(app: &App, trigger: &AmqpTrigger, delivery: Delivery) {
             Ok(Ok(())) => delivery.ack().await.map(|()| "acknowledged".to_owned()),
             Ok(Err(HandleMessageError::Reject(reason))) => {
                 tracing::warn!(%reason, "message rejected: dead-lettering");
-                delivery
-                    .dead_letter(&reason)
-                    .await
-                    .map(|()| "dead-lettered".to_owned())
+                let settled = delivery.dead_letter(&reason).await;
+                if settled.is_ok() {
+                    metrics()
+                        .messages_dead_lettered
+                        .with_label_values(&[queue])
+                        .inc();
+                }
+                settled.map(|()| "dead-lettered".to_owned())
             }
             Ok(Err(HandleMessageError::Retry(reason) | HandleMessageError::Other(reason))) => {
-                retry(delivery, &reason).await
+                retry(queue, delivery, &reason).await
             }
-            Err(error) => retry(delivery, &format!("host: {error:#}")).await,
+            Err(error) => retry(queue, delivery, &format!("host: {error:#}")).await,
         };
         match settled {
             Ok(outcome) => tracing::info!(outcome = %outcome, "message handled"),
@@ -134,12 +144,23 @@ async fn handle(app: &App, trigger: &AmqpTrigger, delivery: Delivery) {
     .await
 }
 
-async fn retry(delivery: Delivery, reason: &str) -> Result<String, sales_brokers::BrokerError> {
+async fn retry(
+    queue: &str,
+    delivery: Delivery,
+    reason: &str,
+) -> Result<String, sales_brokers::BrokerError> {
     tracing::warn!(%reason, attempts = delivery.attempts, "message failed");
     Ok(match delivery.retry(reason).await? {
         Disposition::Retried { attempt, delay } => {
+            metrics().messages_retried.with_label_values(&[queue]).inc();
             format!("retry {attempt} in {} ms", delay.as_millis())
         }
-        Disposition::DeadLettered => "dead-lettered after the last retry".to_owned(),
+        Disposition::DeadLettered => {
+            metrics()
+                .messages_dead_lettered
+                .with_label_values(&[queue])
+                .inc();
+            "dead-lettered after the last retry".to_owned()
+        }
     })
 }

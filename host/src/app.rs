@@ -17,6 +17,8 @@ use wasmtime_wasi_http::{WasiBody, WasiHttpView as _};
 use crate::brokers::Brokers;
 use crate::host_error::HostError;
 use crate::messaging::{HandleMessageError, Message, MessageHandlerPre, OutboxRelayPre};
+use crate::ops::metrics::metrics;
+use crate::ops::Ops;
 use crate::outbound_http::OutboundHttp;
 use crate::routing::{RouteMatch, Router};
 use crate::services::Services;
@@ -47,6 +49,7 @@ pub struct App {
     components: HashMap<String, LoadedComponent>,
     services: Arc<Services>,
     request_timeout: Duration,
+    ops: Ops,
 }
 
 /// Everything needed to build an [`App`], already validated.
@@ -56,6 +59,7 @@ pub struct AppParts {
     pub components: HashMap<String, LoadedComponent>,
     pub services: Arc<Services>,
     pub request_timeout: Duration,
+    pub ops: Ops,
 }
 
 /// Spin's request headers, set by the host only: a client's own copies are
@@ -71,7 +75,18 @@ impl App {
             components: parts.components,
             services: parts.services,
             request_timeout: parts.request_timeout,
+            ops: parts.ops,
         })
+    }
+
+    /// The connections the host holds for its guests.
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
+    /// The host's operational routes (`/health`, `/metrics`, `/openapi.json`).
+    pub fn ops(&self) -> &Ops {
+        &self.ops
     }
 
     /// How a loaded component is run, if there is one by that id.
@@ -100,12 +115,24 @@ impl App {
         request_id: Arc<str>,
         client: Option<SocketAddr>,
     ) -> Response<WasiBody> {
+        self.handle_routed(request, request_id, client).await.0
+    }
+
+    /// Like [`App::handle`], also telling which route pattern answered
+    /// (`unmatched` when none did): the label of the request's metrics.
+    pub async fn handle_routed(
+        &self,
+        request: Request<WasiBody>,
+        request_id: Arc<str>,
+        client: Option<SocketAddr>,
+    ) -> (Response<WasiBody>, &str) {
         let path = request.uri().path().to_owned();
         let Some(route) = self.router.route(&path) else {
-            return HostError::NoRoute.into_response();
+            return (HostError::NoRoute.into_response(), "unmatched");
         };
+        let label = route.raw_route;
         let request = with_spin_headers(request, &route, client);
-        self.run(route.component, request, request_id).await
+        (self.run(route.component, request, request_id).await, label)
     }
 
     /// Spin's service chaining: `http://<component>.spin.internal/...` goes
@@ -202,7 +229,9 @@ impl App {
         };
         let mut store = self.new_store(component, &request_id);
         let run = async {
+            let started = Instant::now();
             let handler = pre.instantiate_async(&mut store).await?;
+            observe_instantiation(component_id, started);
             handler
                 .sales_messaging_incoming_handler()
                 .call_handle(&mut store, &message)
@@ -231,7 +260,9 @@ impl App {
         let request_id: Arc<str> = Arc::from(format!("relay-{}", uuid::Uuid::new_v4()));
         let mut store = self.new_store(component, &request_id);
         let run = async {
+            let started = Instant::now();
             let relay = pre.instantiate_async(&mut store).await?;
+            observe_instantiation(component_id, started);
             relay.sales_messaging_relay().call_run(&mut store).await
         };
         match tokio::time::timeout(self.request_timeout, run).await {
@@ -271,7 +302,9 @@ impl App {
         let task = tokio::spawn(
             async move {
                 let result = async {
+                    let started = Instant::now();
                     let proxy = pre.instantiate_async(&mut store).await?;
+                    observe_instantiation(&component_id, started);
                     proxy
                         .wasi_http_incoming_handler()
                         .call_handle(&mut store, incoming, outparam)
@@ -302,6 +335,13 @@ impl App {
             }
         }
     }
+}
+
+fn observe_instantiation(component_id: &str, started: Instant) {
+    metrics()
+        .instantiation
+        .with_label_values(&[component_id])
+        .observe(started.elapsed().as_secs_f64());
 }
 
 /// wasi-http needs an authority; HTTP/1.0 clients may send no `Host`.

@@ -10,7 +10,17 @@ use sales_brokers::BrokerError;
 use crate::messaging::relay::sales::messaging::producer::{
     self as wit, OutgoingMessage, PublishError,
 };
+use crate::ops::metrics::metrics;
 use crate::state::GuestState;
+
+/// Records how long `broker` took to take one message.
+fn observe_publish<T, E>(broker: &str, started: std::time::Instant, outcome: &Result<T, E>) {
+    let outcome = if outcome.is_ok() { "ok" } else { "error" };
+    metrics()
+        .publish_duration
+        .with_label_values(&[broker, outcome])
+        .observe(started.elapsed().as_secs_f64());
+}
 
 pub struct Brokers {
     amqp_address: String,
@@ -74,6 +84,7 @@ impl wit::Host for GuestState {
         message: OutgoingMessage,
     ) -> wasmtime::Result<Result<(), PublishError>> {
         let brokers = self.brokers()?;
+        let started = std::time::Instant::now();
         let outcome = async {
             brokers
                 .amqp()
@@ -91,6 +102,7 @@ impl wit::Host for GuestState {
                 .await
         }
         .await;
+        observe_publish("rabbitmq", started, &outcome);
         Ok(outcome.map_err(publish_error))
     }
 
@@ -104,11 +116,13 @@ impl wit::Host for GuestState {
         let mut headers = message.headers;
         headers.push(("message-id".to_owned(), message.message_id));
         headers.push(("content-type".to_owned(), message.content_type));
+        let started = std::time::Instant::now();
         let outcome = brokers
             .kafka
             .send(&topic, key.as_bytes(), &message.data, &headers)
             .await
             .map(|_| ());
+        observe_publish("kafka", started, &outcome);
         Ok(outcome.map_err(publish_error))
     }
 }

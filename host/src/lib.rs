@@ -12,6 +12,7 @@ pub mod logging;
 pub mod manifest;
 pub mod messaging;
 pub mod migrate;
+pub mod ops;
 pub mod outbound;
 pub mod outbound_http;
 pub mod outbox_trigger;

@@ -178,6 +178,11 @@ async fn run(cli: Cli, env: HashMap<String, String>) -> anyhow::Result<()> {
                 &prepared.variables,
             )
             .await?;
+            let _pollers = sales_host::ops::pollers::start(
+                &prepared.manifest.manifest,
+                &prepared.variables,
+                app.services(),
+            )?;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("binding {listen}"))?;

@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::app::{App, Entry};
 use crate::manifest::{Manifest, OutboxTrigger};
+use crate::ops::metrics::metrics;
 use crate::variables::ResolvedVariables;
 
 /// Pause before re-opening a lost `LISTEN` connection.
@@ -107,7 +108,13 @@ async fn relay(app: Arc<App>, trigger: OutboxTrigger, wake: Arc<Notify>) {
         loop {
             match app.run_relay(&trigger.component).await {
                 Ok(Ok(0)) => break,
-                Ok(Ok(published)) => tracing::debug!(published, "outbox relayed"),
+                Ok(Ok(published)) => {
+                    metrics()
+                        .outbox_published
+                        .with_label_values(&[trigger.component.as_str()])
+                        .inc_by(u64::from(published));
+                    tracing::debug!(published, "outbox relayed");
+                }
                 Ok(Err(reason)) => {
                     tracing::warn!(%reason, "outbox relay stopped; the next wake-up retries");
                     break;

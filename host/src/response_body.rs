@@ -16,28 +16,39 @@ use wasmtime_wasi_http::WasiBody;
 /// Bodies up to this size are collected before the response is sent.
 const SMALL_BODY_BYTES: usize = 64 * 1024;
 
-pub async fn coalesce_small_body(response: Response<WasiBody>) -> Response<WasiBody> {
+/// The response, with its whole body when it was small enough to collect
+/// (the host reads error codes from it for the metrics).
+pub async fn coalesce_small_body(
+    response: Response<WasiBody>,
+) -> (Response<WasiBody>, Option<Bytes>) {
     let (parts, mut body) = response.into_parts();
     let mut collected = BytesMut::new();
     loop {
         match body.frame().await {
             None => {
-                let whole = Full::new(collected.freeze()).map_err(|never| match never {});
-                return Response::from_parts(parts, whole.boxed_unsync());
+                let collected = collected.freeze();
+                let whole = Full::new(collected.clone()).map_err(|never| match never {});
+                return (
+                    Response::from_parts(parts, whole.boxed_unsync()),
+                    Some(collected),
+                );
             }
             Some(Ok(frame)) if frame.is_data() => {
                 let data = frame.into_data().unwrap_or_default();
                 collected.extend_from_slice(&data);
                 if collected.len() > SMALL_BODY_BYTES {
-                    return Response::from_parts(parts, prefixed(collected.freeze(), None, body));
+                    return (
+                        Response::from_parts(parts, prefixed(collected.freeze(), None, body)),
+                        None,
+                    );
                 }
             }
             // Trailers or an error: send what came so far, then this frame,
             // then whatever follows, unchanged.
             Some(other) => {
-                return Response::from_parts(
-                    parts,
-                    prefixed(collected.freeze(), Some(other), body),
+                return (
+                    Response::from_parts(parts, prefixed(collected.freeze(), Some(other), body)),
+                    None,
                 );
             }
         }
@@ -71,7 +82,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_small_streamed_body_becomes_one_sized_body() {
-        let response = coalesce_small_body(streamed(vec![b"{\"a\":", b"1}"])).await;
+        let (response, collected) = coalesce_small_body(streamed(vec![b"{\"a\":", b"1}"])).await;
+        assert_eq!(collected.as_deref(), Some(&b"{\"a\":1}"[..]));
         let body = response.into_body();
         assert_eq!(body.size_hint().exact(), Some(7));
         assert_eq!(body.collect().await.unwrap().to_bytes(), "{\"a\":1}");
@@ -80,7 +92,8 @@ mod tests {
     #[tokio::test]
     async fn a_large_body_is_passed_on_whole_and_in_order() {
         const CHUNK: &[u8] = &[b'x'; 40 * 1024];
-        let response = coalesce_small_body(streamed(vec![CHUNK, CHUNK, b"end"])).await;
+        let (response, collected) = coalesce_small_body(streamed(vec![CHUNK, CHUNK, b"end"])).await;
+        assert_eq!(collected, None);
         let body = response.into_body();
         assert_eq!(body.size_hint().exact(), None);
         let bytes = body.collect().await.unwrap().to_bytes();
@@ -94,7 +107,7 @@ mod tests {
             Ok(Frame::data(Bytes::from_static(b"partial"))),
             Err(wasmtime_wasi_http::Error::HttpResponseIncomplete),
         ]);
-        let response =
+        let (response, _) =
             coalesce_small_body(Response::new(StreamBody::new(frames).boxed_unsync())).await;
         assert!(response.into_body().collect().await.is_err());
     }

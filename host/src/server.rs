@@ -17,6 +17,8 @@ use tracing::Instrument as _;
 use wasmtime_wasi_http::WasiBody;
 
 use crate::app::App;
+use crate::ops::metrics::{error_code, metrics};
+use crate::ops::OpsRoute;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -105,13 +107,26 @@ async fn handle(
             HeaderValue::from_str(&id).expect("validated request id"),
         );
         let body = body.map_err(wasmtime_wasi_http::Error::from).boxed_unsync();
-        let response = app
-            .handle(Request::from_parts(parts, body), id.clone(), Some(client))
-            .await;
-        let mut response = crate::response_body::coalesce_small_body(response).await;
+        let request = Request::from_parts(parts, body);
+        let (response, route) = match OpsRoute::from_path(&path) {
+            Some(ops) => (app.ops().handle(ops, &method).await, ops.path()),
+            None => app.handle_routed(request, id.clone(), Some(client)).await,
+        };
+        let (mut response, small_body) = crate::response_body::coalesce_small_body(response).await;
         response.headers_mut().insert(
             REQUEST_ID,
             HeaderValue::from_str(&id).expect("validated request id"),
+        );
+        let status = response.status().as_u16();
+        let code = (status >= 400)
+            .then(|| small_body.as_deref().and_then(error_code))
+            .flatten();
+        metrics().observe_request(
+            route,
+            method_label(&method),
+            status,
+            code.as_deref(),
+            started.elapsed(),
         );
         tracing::info!(
             method = %method,
@@ -124,6 +139,22 @@ async fn handle(
     }
     .instrument(span)
     .await
+}
+
+/// Methods as metric labels: the standard ones, and `OTHER` for the rest
+/// (a client must not be able to mint label values).
+fn method_label(method: &http::Method) -> &'static str {
+    use http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,24 @@ impl Services {
         Ok(pool)
     }
 
+    /// Each pool's connections as `(database, in use, idle)`, the database
+    /// named by its host, port and name (never its credentials).
+    pub fn pg_pool_usage(&self) -> Vec<(String, usize, usize)> {
+        let pools = self.pg.lock().expect("pg pool map poisoned");
+        pools
+            .iter()
+            .map(|(address, pool)| {
+                let status = pool.status();
+                let idle = status.available;
+                (
+                    database_label(address),
+                    status.size.saturating_sub(idle),
+                    idle,
+                )
+            })
+            .collect()
+    }
+
     /// The multiplexed connection for `address`, connected on first use and
     /// reconnected by the manager after a failure.
     pub async fn redis(&self, address: &str) -> Result<ConnectionManager, ServiceError> {
@@ -126,5 +144,36 @@ impl Services {
                 Err(ServiceError::Unavailable(why))
             }
         }
+    }
+}
+
+/// `host:port/dbname` of a Postgres address, for a metric label.
+fn database_label(address: &str) -> String {
+    let Ok(config) = tokio_postgres::Config::from_str(address) else {
+        return "invalid".to_owned();
+    };
+    let host = config
+        .get_hosts()
+        .first()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .unwrap_or_default();
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!("{host}:{port}/{}", config.get_dbname().unwrap_or(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_label_never_carries_credentials() {
+        assert_eq!(
+            database_label("postgres://app:s3cret@db.internal:6432/sales?sslmode=disable"),
+            "db.internal:6432/sales"
+        );
+        assert_eq!(database_label("not a url at all ::"), "invalid");
     }
 }

@@ -14,6 +14,7 @@ use crate::brokers::Brokers;
 use crate::engine::{self, PoolLimits};
 use crate::manifest::LoadedManifest;
 use crate::messaging::{MessageHandlerPre, OutboxRelayPre};
+use crate::ops::Ops;
 use crate::outbound::AllowedHosts;
 use crate::routing::Router;
 use crate::runtime_config::RuntimeConfig;
@@ -162,12 +163,15 @@ pub fn build_app(settings: &HostSettings, prepared: &Prepared) -> anyhow::Result
             .map(|t| (t.route.as_str(), t.component.as_str())),
     )?;
 
+    let services = Arc::new(Services::new(settings.services));
+    let ops = Ops::new(services.clone(), &prepared.variables).context("operational routes")?;
     Ok(App::new(AppParts {
         engine,
         router,
         components,
-        services: Arc::new(Services::new(settings.services)),
+        services,
         request_timeout: settings.request_timeout,
+        ops,
     }))
 }
 

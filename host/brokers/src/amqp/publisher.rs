@@ -4,7 +4,8 @@ use std::fmt;
 use std::time::Duration;
 
 use lapin::options::{
-    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeleteOptions,
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, ExchangeKind};
@@ -103,6 +104,48 @@ impl AmqpPublisher {
             .run(&what, |channel| async move {
                 channel
                     .queue_bind(q, e, k, QueueBindOptions::default(), FieldTable::default())
+                    .await
+            })
+            .await
+    }
+
+    /// How many messages are ready in `queue` (a passive declare: the queue is not
+    /// created). `Rejected` if it does not exist.
+    pub async fn queue_depth(&self, queue: &str) -> Result<u32, BrokerError> {
+        let name = short(queue, "queue name")?;
+        let options = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        self.link
+            .run(
+                &format!("inspecting queue {queue:?}"),
+                |channel| async move {
+                    channel
+                        .queue_declare(name, options, FieldTable::default())
+                        .await
+                },
+            )
+            .await
+            .map(|queue| queue.message_count())
+    }
+
+    /// One round trip to the broker (a passive declare of the predeclared
+    /// `amq.topic` exchange): proves the connection and channel work.
+    pub async fn check_connection(&self) -> Result<(), BrokerError> {
+        let options = ExchangeDeclareOptions {
+            passive: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        self.link
+            .run("checking the connection", |channel| async move {
+                channel
+                    .exchange_declare(
+                        "amq.topic".into(),
+                        ExchangeKind::Topic,
+                        options,
+                        FieldTable::default(),
+                    )
                     .await
             })
             .await

@@ -8,7 +8,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 use rdkafka::util::Timeout;
 use tokio::time::timeout;
 
@@ -122,6 +122,29 @@ impl KafkaProducer {
             Ok(Err((error, _message))) => Err(map_kafka_error(&what, &error)),
             Err(_) => Err(BrokerError::Unavailable(format!(
                 "{what}: no delivery report within {guard:?}"
+            ))),
+        }
+    }
+
+    /// Asks a broker for the cluster's metadata: proves one is reachable and
+    /// answering, within `within`.
+    pub async fn check_connection(&self, within: Duration) -> Result<(), BrokerError> {
+        let producer = self.producer.clone();
+        // librdkafka's metadata call blocks its thread.
+        let call = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Timeout::After(within))
+                .map(|_| ())
+        });
+        match timeout(within + Duration::from_millis(100), call).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(error))) => Err(map_kafka_error("fetching metadata", &error)),
+            Ok(Err(join)) => Err(BrokerError::Unavailable(format!(
+                "fetching metadata: {join}"
+            ))),
+            Err(_) => Err(BrokerError::Unavailable(format!(
+                "fetching metadata: no answer within {within:?}"
             ))),
         }
     }

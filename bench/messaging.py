@@ -70,11 +70,6 @@ def amqp_listen(args):
     import pika
 
     stop_on_signal()
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
-    channel = connection.channel()
-    queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-    channel.queue_bind(queue, EXCHANGE, routing_key=ROUTING_KEY)
-    channel.basic_qos(prefetch_count=2000)
     out = open(args.out, "w", encoding="utf-8", buffering=1 << 16)
 
     def on_message(_ch, _method, properties, body):
@@ -85,16 +80,30 @@ def amqp_listen(args):
             event_id = m.group(1).decode() if m else "?"
         out.write(f"{event_id} {now:.6f}\n")
 
-    channel.basic_consume(queue, on_message, auto_ack=True)
-    touch(args.ready)
+    # Reconnects (and binds a new queue) if the broker goes away: while no
+    # queue is bound the relay is refused and retries, so nothing is lost.
     while not stopping:
-        connection.process_data_events(time_limit=0.2)
-        out.flush()  # whole lines: the report reads the file while this runs
+        try:
+            connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+            channel = connection.channel()
+            queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+            channel.queue_bind(queue, EXCHANGE, routing_key=ROUTING_KEY)
+            channel.basic_qos(prefetch_count=2000)
+            channel.basic_consume(queue, on_message, auto_ack=True)
+            touch(args.ready)
+            while not stopping:
+                connection.process_data_events(time_limit=0.2)
+                out.flush()  # whole lines: the report reads the file while this runs
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - closing at exit, nothing to do about it
+                pass
+        except Exception as error:  # noqa: BLE001 - the broker went away: bind again
+            print(f"messaging.py: amqp listener: {error!r}; reconnecting", file=sys.stderr)
+            with open(args.out + ".reconnects", "a", encoding="utf-8") as f:
+                f.write(f"{time.time():.3f} {error!r}\n")
+            time.sleep(0.5)
     out.close()
-    try:
-        connection.close()
-    except Exception:  # noqa: BLE001 - closing at exit, nothing to do about it
-        pass
 
 
 def kafka_listen(args):
@@ -443,6 +452,9 @@ def summary(args):
         print(f"relay throughput (arrivals per second between the first and the last): "
               f"RabbitMQ {rates.get('rabbitmq') or 0:.0f}/s, Kafka {rates['kafka']:.0f}/s; "
               f"relay runs stopped by a refused publish: {args.relay_failures}")
+    if args.broker_interruptions != "0":
+        print(f"WARNING: the host lost its RabbitMQ connection {args.broker_interruptions} time(s) "
+              "during the run (someone restarted the broker?): the figures are disturbed")
     r = a["published_at_minus_created_ms"]
     print(f"{'relay batch start (published_at) - created_at':44} {ms(r)}")
     print()
@@ -525,7 +537,7 @@ def main():
     p.set_defaults(func=consumer)
     p = sub.add_parser("summary")
     for name in ("arrival", "consumer", "connections", "duration", "threads", "post", "consumer-drained",
-                 "relay-failures"):
+                 "relay-failures", "broker-interruptions"):
         p.add_argument(f"--{name}", required=True)
     p.set_defaults(func=summary)
     p = sub.add_parser("delete-queues")

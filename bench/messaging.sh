@@ -197,6 +197,7 @@ results="$(results_file messaging)"
     helper summary --arrival "$work/arrival.json" --consumer "$work/consumer.json" \
         --connections "$connections" --duration "$duration" --threads "$threads" \
         --post "$post_rps $post_p50 $post_p99" --consumer-drained "$consumer_drained" \
-        --relay-failures "$(grep -c '"outbox relay stopped' "$work/host.out" || true)"
+        --relay-failures "$(grep -c '"outbox relay stopped' "$work/host.out" || true)" \
+        --broker-interruptions "$(grep -c '"amqp connection failed"' "$work/host.out" || true)"
 } | tee "$results"
 log "results written to $results"

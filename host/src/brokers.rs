@@ -63,7 +63,9 @@ impl Brokers {
 
 fn publish_error(error: BrokerError) -> PublishError {
     match error {
-        BrokerError::Rejected(why) | BrokerError::Config(why) => PublishError::Rejected(why),
+        BrokerError::Rejected(why) | BrokerError::Config(why) | BrokerError::Unroutable(why) => {
+            PublishError::Rejected(why)
+        }
         BrokerError::Unavailable(why) => PublishError::Unavailable(why),
     }
 }
@@ -103,6 +105,22 @@ impl wit::Host for GuestState {
         }
         .await;
         observe_publish("rabbitmq", started, &outcome);
+        let outcome = match outcome {
+            // The exchange took the event; no subscriber has bound a queue
+            // for it. Publishing is done (a topic exchange's subscribers own
+            // their queues): holding the outbox back would stop every later
+            // event, Kafka's included, until someone subscribes. Said loudly,
+            // not silently.
+            Err(BrokerError::Unroutable(why)) => {
+                tracing::warn!(%exchange, %routing_key, reason = %why, "no queue is bound for this event: RabbitMQ dropped it");
+                metrics()
+                    .amqp_unroutable
+                    .with_label_values(&[exchange.as_str()])
+                    .inc();
+                Ok(())
+            }
+            other => other,
+        };
         Ok(outcome.map_err(publish_error))
     }
 

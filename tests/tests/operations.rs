@@ -212,7 +212,8 @@ async fn the_dead_letter_queue_depth_and_counters_follow_a_poison_message() {
 #[tokio::test]
 async fn the_outbox_backlog_drains_and_publishing_is_counted() {
     let app = TestApp::spawn().await;
-    // The relay publishes with `mandatory`: OrderCreated needs a bound queue.
+    // A subscriber, so that RabbitMQ routes OrderCreated (and the publish is
+    // counted as `ok`, whatever other tests bind meanwhile).
     let subscriber = format!("test.operations.{}", Uuid::new_v4().simple());
     let broker = AmqpPublisher::connect(AMQP_URL).await.unwrap();
     broker

@@ -107,7 +107,7 @@ async fn publishing_to_a_missing_exchange_is_rejected_and_the_next_publish_still
 }
 
 #[tokio::test]
-async fn an_unroutable_message_is_rejected() {
+async fn an_unroutable_message_is_reported_as_unroutable() {
     let mut cleanup = Cleanup::default();
     let publisher = AmqpPublisher::connect(&amqp_url()).await.expect("connect");
     let (exchange, _queue) = exchange_with_queue(&publisher, &mut cleanup).await;
@@ -117,7 +117,7 @@ async fn an_unroutable_message_is_rejected() {
         .await
         .expect_err("returned");
 
-    assert!(matches!(error, BrokerError::Rejected(_)), "{error:?}");
+    assert!(matches!(error, BrokerError::Unroutable(_)), "{error:?}");
 }
 
 #[tokio::test]

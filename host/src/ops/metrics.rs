@@ -39,6 +39,7 @@ pub struct Metrics {
     pub outbox_oldest_age: prometheus::Gauge,
     pub outbox_published: IntCounterVec,
     pub publish_duration: HistogramVec,
+    pub amqp_unroutable: IntCounterVec,
     pub db_pool_connections: IntGaugeVec,
 }
 
@@ -148,6 +149,11 @@ impl Metrics {
                 "Time for a broker to take one message (confirm / delivery report), by broker and outcome",
                 &["broker", "outcome"],
                 LATENCY_BUCKETS,
+            ),
+            amqp_unroutable: counter(
+                "amqp_unroutable_total",
+                "Events RabbitMQ took but dropped because no queue is bound for them, by exchange",
+                &["exchange"],
             ),
             db_pool_connections: gauges(
                 "db_pool_connections",

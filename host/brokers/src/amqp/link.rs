@@ -128,12 +128,14 @@ impl Link {
             .await?;
         match confirmation {
             Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned)) => {
-                Err(BrokerError::Rejected(format!(
-                    "{what}: returned by the broker ({} {})",
-                    returned.reply_code, returned.reply_text
-                )))
-            }
+            Confirmation::Ack(Some(returned)) => Err(BrokerError::Unroutable(format!(
+                "{what}: returned by the broker ({} {})",
+                returned.reply_code, returned.reply_text
+            ))),
+            Confirmation::Nack(Some(returned)) => Err(BrokerError::Rejected(format!(
+                "{what}: returned and nacked by the broker ({} {})",
+                returned.reply_code, returned.reply_text
+            ))),
             Confirmation::Nack(None) => Err(BrokerError::Rejected(format!(
                 "{what}: nacked by the broker"
             ))),

@@ -181,8 +181,9 @@ impl AmqpPublisher {
 
     /// Publishes `message` persistently and waits for the broker's confirm.
     ///
-    /// - `Rejected`: the broker nacked it, returned it as unroutable (no queue bound for
-    ///   `routing_key`), or the exchange does not exist.
+    /// - `Rejected`: the broker nacked it, or the exchange does not exist.
+    /// - `Unroutable`: the broker took it but no queue is bound for `routing_key`, so it
+    ///   kept nothing (the message is published `mandatory` so that this is known).
     /// - `Unavailable`: no connection, or no confirm within the operation timeout. The
     ///   message may or may not have been taken: publish again (consumers deduplicate).
     /// - `Config`: a name or header longer than AMQP allows.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sales_brokers::amqp::{AmqpPublisher, OutgoingMessage as AmqpMessage};
-use sales_brokers::kafka::KafkaProducer;
+use sales_brokers::kafka::{KafkaProducer, KafkaRecord};
 use sales_brokers::BrokerError;
 
 use crate::messaging::relay::sales::messaging::producer::{
@@ -78,6 +78,47 @@ impl GuestState {
     }
 }
 
+/// A RabbitMQ outcome as the guest sees it. An unroutable message counts as
+/// published: the exchange took the event and no subscriber has bound a
+/// queue for it (a topic exchange's subscribers own their queues). Holding
+/// the outbox back instead would stop every later event, Kafka's included,
+/// until someone subscribes. It is said loudly, not silently.
+fn amqp_outcome(
+    exchange: &str,
+    routing_key: &str,
+    outcome: Result<(), BrokerError>,
+) -> Result<(), PublishError> {
+    match outcome {
+        Err(BrokerError::Unroutable(why)) => {
+            tracing::warn!(%exchange, %routing_key, reason = %why, "no queue is bound for this event: RabbitMQ dropped it");
+            metrics()
+                .amqp_unroutable
+                .with_label_values(&[exchange])
+                .inc();
+            Ok(())
+        }
+        other => other.map_err(publish_error),
+    }
+}
+
+fn amqp_message(message: OutgoingMessage) -> AmqpMessage {
+    AmqpMessage {
+        body: message.data,
+        message_id: message.message_id,
+        content_type: message.content_type,
+        headers: message.headers,
+    }
+}
+
+/// A Kafka record's headers: the message's own, then its id and content
+/// type (Kafka has no properties for them).
+fn kafka_headers(message: &mut OutgoingMessage) -> Vec<(String, String)> {
+    let mut headers = std::mem::take(&mut message.headers);
+    headers.push(("message-id".to_owned(), message.message_id.clone()));
+    headers.push(("content-type".to_owned(), message.content_type.clone()));
+    headers
+}
+
 impl wit::Host for GuestState {
     async fn publish_amqp(
         &mut self,
@@ -91,49 +132,22 @@ impl wit::Host for GuestState {
             brokers
                 .amqp()
                 .await?
-                .publish(
-                    &exchange,
-                    &routing_key,
-                    &AmqpMessage {
-                        body: message.data,
-                        message_id: message.message_id,
-                        content_type: message.content_type,
-                        headers: message.headers,
-                    },
-                )
+                .publish(&exchange, &routing_key, &amqp_message(message))
                 .await
         }
         .await;
         observe_publish("rabbitmq", started, &outcome);
-        let outcome = match outcome {
-            // The exchange took the event; no subscriber has bound a queue
-            // for it. Publishing is done (a topic exchange's subscribers own
-            // their queues): holding the outbox back would stop every later
-            // event, Kafka's included, until someone subscribes. Said loudly,
-            // not silently.
-            Err(BrokerError::Unroutable(why)) => {
-                tracing::warn!(%exchange, %routing_key, reason = %why, "no queue is bound for this event: RabbitMQ dropped it");
-                metrics()
-                    .amqp_unroutable
-                    .with_label_values(&[exchange.as_str()])
-                    .inc();
-                Ok(())
-            }
-            other => other,
-        };
-        Ok(outcome.map_err(publish_error))
+        Ok(amqp_outcome(&exchange, &routing_key, outcome))
     }
 
     async fn send_kafka(
         &mut self,
         topic: String,
         key: String,
-        message: OutgoingMessage,
+        mut message: OutgoingMessage,
     ) -> wasmtime::Result<Result<(), PublishError>> {
         let brokers = self.brokers()?;
-        let mut headers = message.headers;
-        headers.push(("message-id".to_owned(), message.message_id));
-        headers.push(("content-type".to_owned(), message.content_type));
+        let headers = kafka_headers(&mut message);
         let started = std::time::Instant::now();
         let outcome = brokers
             .kafka
@@ -142,5 +156,63 @@ impl wit::Host for GuestState {
             .map(|_| ());
         observe_publish("kafka", started, &outcome);
         Ok(outcome.map_err(publish_error))
+    }
+
+    async fn publish_amqp_batch(
+        &mut self,
+        exchange: String,
+        messages: Vec<(String, OutgoingMessage)>,
+    ) -> wasmtime::Result<Vec<Result<(), PublishError>>> {
+        let brokers = self.brokers()?;
+        let started = std::time::Instant::now();
+        let keys: Vec<String> = messages.iter().map(|(key, _)| key.clone()).collect();
+        let messages: Vec<(String, AmqpMessage)> = messages
+            .into_iter()
+            .map(|(key, message)| (key, amqp_message(message)))
+            .collect();
+        let outcomes = match brokers.amqp().await {
+            Ok(amqp) => amqp.publish_batch(&exchange, &messages).await,
+            Err(error) => vec![Err(error); messages.len()],
+        };
+        Ok(outcomes
+            .into_iter()
+            .zip(keys)
+            .map(|(outcome, key)| {
+                observe_publish("rabbitmq", started, &outcome);
+                amqp_outcome(&exchange, &key, outcome)
+            })
+            .collect())
+    }
+
+    async fn send_kafka_batch(
+        &mut self,
+        topic: String,
+        messages: Vec<(String, OutgoingMessage)>,
+    ) -> wasmtime::Result<Vec<Result<(), PublishError>>> {
+        let brokers = self.brokers()?;
+        let started = std::time::Instant::now();
+        let mut messages = messages;
+        let headers: Vec<Vec<(String, String)>> = messages
+            .iter_mut()
+            .map(|(_, message)| kafka_headers(message))
+            .collect();
+        let records: Vec<KafkaRecord<'_>> = messages
+            .iter()
+            .zip(&headers)
+            .map(|((key, message), headers)| KafkaRecord {
+                key: key.as_bytes(),
+                payload: &message.data,
+                headers,
+            })
+            .collect();
+        let outcomes = brokers.kafka.send_batch(&topic, &records).await;
+        Ok(outcomes
+            .into_iter()
+            .map(|outcome| {
+                let outcome = outcome.map(|_| ());
+                observe_publish("kafka", started, &outcome);
+                outcome.map_err(publish_error)
+            })
+            .collect())
     }
 }

@@ -67,16 +67,32 @@ fn publish_error(error: producer::PublishError) -> PublishError {
 }
 
 impl Producer for HostProducer {
-    fn publish_amqp(
+    fn publish_amqp_batch(
         &self,
         exchange: &str,
-        routing_key: &str,
-        message: &Message,
-    ) -> Result<(), PublishError> {
-        producer::publish_amqp(exchange, routing_key, &outgoing(message)).map_err(publish_error)
+        messages: &[(String, Message)],
+    ) -> Vec<Result<(), PublishError>> {
+        producer::publish_amqp_batch(exchange, &outgoing_batch(messages))
+            .into_iter()
+            .map(|result| result.map_err(publish_error))
+            .collect()
     }
 
-    fn send_kafka(&self, topic: &str, key: &str, message: &Message) -> Result<(), PublishError> {
-        producer::send_kafka(topic, key, &outgoing(message)).map_err(publish_error)
+    fn send_kafka_batch(
+        &self,
+        topic: &str,
+        messages: &[(String, Message)],
+    ) -> Vec<Result<(), PublishError>> {
+        producer::send_kafka_batch(topic, &outgoing_batch(messages))
+            .into_iter()
+            .map(|result| result.map_err(publish_error))
+            .collect()
     }
+}
+
+fn outgoing_batch(messages: &[(String, Message)]) -> Vec<(String, OutgoingMessage)> {
+    messages
+        .iter()
+        .map(|(key, message)| (key.clone(), outgoing(message)))
+        .collect()
 }

@@ -13,8 +13,10 @@ const UNPUBLISHED: &str = "SELECT id, event_id::text, event_type, order_id::text
      ARRAY(SELECT key FROM jsonb_each_text(headers) ORDER BY key), \
      ARRAY(SELECT value FROM jsonb_each_text(headers) ORDER BY key) \
      FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1";
-const MARK_PUBLISHED: &str =
-    "UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = $1";
+/// `clock_timestamp()`, not `now()`: the moment of publishing, not the start
+/// of the relay's transaction (the relay's lag is read from it).
+const MARK_PUBLISHED: &str = "UPDATE outbox SET published_at = clock_timestamp(), \
+     attempts = attempts + 1 WHERE id = ANY($1)";
 const MARK_ATTEMPTED: &str = "UPDATE outbox SET attempts = attempts + 1 WHERE id = $1";
 
 pub struct PgOutbox {
@@ -125,11 +127,21 @@ impl Outbox for PgOutbox {
         rows.rows.iter().map(|row| outbox_row(row)).collect()
     }
 
-    fn mark_published(&self, id: i64) -> Result<(), String> {
-        one_row(
-            self.execute(MARK_PUBLISHED, &[ParameterValue::Int64(id)])?,
-            id,
-        )
+    fn mark_published(&self, ids: &[i64]) -> Result<(), String> {
+        let changed = self.execute(
+            MARK_PUBLISHED,
+            &[ParameterValue::ArrayInt64(
+                ids.iter().copied().map(Some).collect(),
+            )],
+        )?;
+        if changed == ids.len() as u64 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{changed} outbox rows marked published, expected {}",
+                ids.len()
+            ))
+        }
     }
 
     fn mark_attempted(&self, id: i64) -> Result<(), String> {

@@ -1,15 +1,18 @@
 //! One relay batch (CONTRACT.md, "Events", "Published"): under a
 //! transaction-scoped advisory lock, the oldest unpublished outbox rows are
-//! published in order and marked, and the first failure stops the batch.
+//! published in order, each broker's batch at once (one wait for all its
+//! confirms / delivery reports, not one per event), and marked; the first
+//! failure stops the batch there.
 //!
 //! Written against two small traits, [`Outbox`] (the database) and
 //! [`Producer`] (the brokers), so that it runs natively in unit tests with
 //! fakes; `lib.rs` supplies the real ones.
 //!
-//! Delivery is at-least-once: an event whose AMQP publish succeeded but whose
-//! Kafka send failed stays unpublished, and the next run publishes it to
-//! RabbitMQ again; the same happens to the whole batch if the final COMMIT is
-//! lost. Consumers deduplicate by `event_id` (the AMQP `message_id`).
+//! Delivery is at-least-once: events after a failed one may already have
+//! reached a broker (a batch is sent whole before its results are known);
+//! they stay unpublished and the next run sends them again, as it does the
+//! whole batch if the final COMMIT is lost. Consumers deduplicate by
+//! `event_id` (the AMQP `message_id`).
 
 use std::fmt;
 
@@ -103,15 +106,21 @@ impl fmt::Display for PublishError {
     }
 }
 
-/// The brokers.
+/// The brokers. Each call sends every message, in order, and returns one
+/// result per message, in order.
 pub trait Producer {
-    fn publish_amqp(
+    /// `(routing key, message)` pairs to one exchange.
+    fn publish_amqp_batch(
         &self,
         exchange: &str,
-        routing_key: &str,
-        message: &Message,
-    ) -> Result<(), PublishError>;
-    fn send_kafka(&self, topic: &str, key: &str, message: &Message) -> Result<(), PublishError>;
+        messages: &[(String, Message)],
+    ) -> Vec<Result<(), PublishError>>;
+    /// `(key, message)` pairs to one topic.
+    fn send_kafka_batch(
+        &self,
+        topic: &str,
+        messages: &[(String, Message)],
+    ) -> Vec<Result<(), PublishError>>;
 }
 
 /// The outbox, on one database connection; errors are already text.
@@ -121,8 +130,8 @@ pub trait Outbox {
     fn try_lock(&self, key: i64) -> Result<bool, String>;
     /// The oldest `limit` unpublished rows, by id.
     fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, String>;
-    /// Sets `published_at` and counts the attempt.
-    fn mark_published(&self, id: i64) -> Result<(), String>;
+    /// Sets `published_at` and counts the attempt, for every one of `ids`.
+    fn mark_published(&self, ids: &[i64]) -> Result<(), String>;
     /// Counts a failed attempt.
     fn mark_attempted(&self, id: i64) -> Result<(), String>;
     fn commit(&self) -> Result<(), String>;
@@ -168,52 +177,94 @@ fn batch(outbox: &impl Outbox, producer: &impl Producer) -> Result<u32, Failure>
     let rows = outbox
         .unpublished(BATCH_SIZE)
         .map_err(db("reading the outbox"))?;
-    let mut published: u32 = 0;
-    let mut failure = None;
-    for row in &rows {
-        match publish(producer, row) {
-            Ok(()) => {
-                outbox
-                    .mark_published(row.id)
-                    .map_err(db("marking an event published"))?;
-                published += 1;
-            }
-            Err(error) => {
-                outbox
-                    .mark_attempted(row.id)
-                    .map_err(db("counting a failed attempt"))?;
-                // Stop: a later row (maybe of the same order) must not
-                // overtake this one.
-                failure = Some(format!(
-                    "event {} ({}, outbox id {}) not published: {error}; \
-                     {published} event(s) published before it",
-                    row.event_id, row.event_type, row.id
-                ));
-                break;
-            }
-        }
+    let messages: Vec<Message> = rows.iter().map(Message::for_row).collect();
+    let (published, failure) = publish(producer, &rows, &messages);
+    if published > 0 {
+        let ids: Vec<i64> = rows[..published].iter().map(|row| row.id).collect();
+        outbox
+            .mark_published(&ids)
+            .map_err(db("marking events published"))?;
     }
+    let failure = match failure {
+        None => None,
+        Some(error) => {
+            let row = &rows[published];
+            outbox
+                .mark_attempted(row.id)
+                .map_err(db("counting a failed attempt"))?;
+            Some(format!(
+                "event {} ({}, outbox id {}) not published: {error}; \
+                 {published} event(s) published before it",
+                row.event_id, row.event_type, row.id
+            ))
+        }
+    };
     outbox.commit().map_err(db("COMMIT"))?;
+    let published = u32::try_from(published).expect("a batch is at most BATCH_SIZE rows");
     match failure {
         None => Ok(published),
         Some(error) => Err(Failure::Publish(error)),
     }
 }
 
-/// One event to its brokers: RabbitMQ for `OrderCreated`, then Kafka for
-/// every event. At-least-once: if Kafka fails after RabbitMQ took the
-/// message, the retry publishes to RabbitMQ again (consumers dedupe by
-/// `event_id`).
-fn publish(producer: &impl Producer, row: &OutboxRow) -> Result<(), String> {
-    let message = Message::for_row(row);
-    if row.event_type == ORDER_CREATED {
-        producer
-            .publish_amqp(AMQP_EXCHANGE, AMQP_ROUTING_KEY, &message)
-            .map_err(|e| format!("RabbitMQ exchange {AMQP_EXCHANGE}: {e}"))?;
+/// Sends the rows to their brokers: `OrderCreated` to RabbitMQ, then every
+/// row before the first RabbitMQ failure to Kafka (so that no event reaches
+/// Kafka ahead of one of its order that has not). Returns how many rows, from
+/// the first, both brokers took, and why the next one failed.
+fn publish(
+    producer: &impl Producer,
+    rows: &[OutboxRow],
+    messages: &[Message],
+) -> (usize, Option<String>) {
+    let mut taken = rows.len();
+    let mut failure = None;
+
+    let created: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].event_type == ORDER_CREATED)
+        .collect();
+    if !created.is_empty() {
+        let batch: Vec<(String, Message)> = created
+            .iter()
+            .map(|&i| (AMQP_ROUTING_KEY.to_owned(), messages[i].clone()))
+            .collect();
+        let results = producer.publish_amqp_batch(AMQP_EXCHANGE, &batch);
+        if let Some((k, error)) = first_failure(&results, batch.len()) {
+            taken = created[k];
+            failure = Some(format!("RabbitMQ exchange {AMQP_EXCHANGE}: {error}"));
+        }
     }
-    producer
-        .send_kafka(KAFKA_TOPIC, &row.order_id, &message)
-        .map_err(|e| format!("Kafka topic {KAFKA_TOPIC}: {e}"))
+
+    if taken > 0 {
+        let batch: Vec<(String, Message)> = rows[..taken]
+            .iter()
+            .zip(messages)
+            .map(|(row, message)| (row.order_id.clone(), message.clone()))
+            .collect();
+        let results = producer.send_kafka_batch(KAFKA_TOPIC, &batch);
+        if let Some((k, error)) = first_failure(&results, batch.len()) {
+            taken = k;
+            failure = Some(format!("Kafka topic {KAFKA_TOPIC}: {error}"));
+        }
+    }
+    (taken, failure)
+}
+
+/// The first message of `sent` that failed, or that has no result at all.
+fn first_failure(
+    results: &[Result<(), PublishError>],
+    sent: usize,
+) -> Option<(usize, PublishError)> {
+    (0..sent).find_map(|k| match results.get(k) {
+        Some(Ok(())) => None,
+        Some(Err(error)) => Some((k, error.clone())),
+        None => Some((
+            k,
+            PublishError::Unavailable(format!(
+                "the host answered {} result(s) for {sent} message(s)",
+                results.len()
+            )),
+        )),
+    })
 }
 
 #[cfg(test)]
@@ -266,8 +317,9 @@ mod tests {
             self.step(format!("SELECT {limit}"))?;
             Ok(self.rows.clone())
         }
-        fn mark_published(&self, id: i64) -> Result<(), String> {
-            self.step(format!("PUBLISHED {id}"))
+        fn mark_published(&self, ids: &[i64]) -> Result<(), String> {
+            let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+            self.step(format!("PUBLISHED {}", ids.join(",")))
         }
         fn mark_attempted(&self, id: i64) -> Result<(), String> {
             self.step(format!("ATTEMPTED {id}"))
@@ -289,36 +341,44 @@ mod tests {
     }
 
     impl Producer for FakeProducer {
-        fn publish_amqp(
+        fn publish_amqp_batch(
             &self,
             exchange: &str,
-            routing_key: &str,
-            message: &Message,
-        ) -> Result<(), PublishError> {
-            self.sent.borrow_mut().push((
-                "amqp".into(),
-                format!("{exchange}/{routing_key}"),
-                message.message_id.clone(),
-                message.clone(),
-            ));
-            self.amqp_results.borrow_mut().pop_front().unwrap_or(Ok(()))
+            messages: &[(String, Message)],
+        ) -> Vec<Result<(), PublishError>> {
+            messages
+                .iter()
+                .map(|(routing_key, message)| {
+                    self.sent.borrow_mut().push((
+                        "amqp".into(),
+                        format!("{exchange}/{routing_key}"),
+                        message.message_id.clone(),
+                        message.clone(),
+                    ));
+                    self.amqp_results.borrow_mut().pop_front().unwrap_or(Ok(()))
+                })
+                .collect()
         }
-        fn send_kafka(
+        fn send_kafka_batch(
             &self,
             topic: &str,
-            key: &str,
-            message: &Message,
-        ) -> Result<(), PublishError> {
-            self.sent.borrow_mut().push((
-                "kafka".into(),
-                format!("{topic}/{key}"),
-                message.message_id.clone(),
-                message.clone(),
-            ));
-            self.kafka_results
-                .borrow_mut()
-                .pop_front()
-                .unwrap_or(Ok(()))
+            messages: &[(String, Message)],
+        ) -> Vec<Result<(), PublishError>> {
+            messages
+                .iter()
+                .map(|(key, message)| {
+                    self.sent.borrow_mut().push((
+                        "kafka".into(),
+                        format!("{topic}/{key}"),
+                        message.message_id.clone(),
+                        message.clone(),
+                    ));
+                    self.kafka_results
+                        .borrow_mut()
+                        .pop_front()
+                        .unwrap_or(Ok(()))
+                })
+                .collect()
         }
     }
 
@@ -496,9 +556,9 @@ mod tests {
             producer.sends(),
             vec![
                 send("amqp", "orders.created/order.created", "e1"),
+                send("amqp", "orders.created/order.created", "e3"),
                 send("kafka", "order-events/o1", "e1"),
                 send("kafka", "order-events/o1", "e2"),
-                send("amqp", "orders.created/order.created", "e3"),
                 send("kafka", "order-events/o2", "e3"),
             ]
         );
@@ -508,9 +568,7 @@ mod tests {
                 "BEGIN",
                 "LOCK 7365746",
                 "SELECT 200",
-                "PUBLISHED 1",
-                "PUBLISHED 2",
-                "PUBLISHED 3",
+                "PUBLISHED 1,2,3",
                 "COMMIT"
             ]
         );
@@ -537,13 +595,15 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("1 event(s) published before it"), "{error}");
-        // AMQP took e2 before Kafka failed: it is published again next run.
+        // The whole batch went out before the results were known: e2 (and
+        // e3) are sent again next run.
         assert_eq!(
             producer.sends(),
             vec![
-                send("kafka", "order-events/o1", "e1"),
                 send("amqp", "orders.created/order.created", "e2"),
+                send("kafka", "order-events/o1", "e1"),
                 send("kafka", "order-events/o2", "e2"),
+                send("kafka", "order-events/o2", "e3"),
             ]
         );
         assert_eq!(
@@ -624,7 +684,7 @@ mod tests {
     #[test]
     fn a_database_error_rolls_back_and_is_returned() {
         let outbox = FakeOutbox {
-            fail: Some("PUBLISHED 2"),
+            fail: Some("PUBLISHED"),
             ..FakeOutbox::with_rows(vec![
                 row(1, "OrderStatusChanged", "o1"),
                 row(2, "OrderStatusChanged", "o1"),
@@ -635,9 +695,47 @@ mod tests {
 
         let error = run(&outbox, &producer).unwrap_err();
 
+        assert_eq!(error, "database: marking events published: connection lost");
         assert_eq!(
-            error,
-            "database: marking an event published: connection lost"
+            outbox.calls(),
+            [
+                "BEGIN",
+                "LOCK 7365746",
+                "SELECT 200",
+                "PUBLISHED 1,2,3",
+                "ROLLBACK"
+            ]
+        );
+        assert_eq!(producer.sends().len(), 3);
+    }
+
+    #[test]
+    fn an_amqp_failure_part_way_stops_the_batch_at_that_event() {
+        let outbox = FakeOutbox::with_rows(vec![
+            row(1, "OrderCreated", "o1"),
+            row(2, "OrderStatusChanged", "o1"),
+            row(3, "OrderCreated", "o2"),
+            row(4, "OrderStatusChanged", "o2"),
+        ]);
+        let producer = FakeProducer::default();
+        producer.amqp_results.borrow_mut().extend([
+            Ok(()),
+            Err(PublishError::Unavailable("connection lost".into())),
+        ]);
+
+        let error = run(&outbox, &producer).unwrap_err();
+
+        assert!(error.contains("event e3"), "{error}");
+        assert!(error.contains("2 event(s) published before it"), "{error}");
+        // Kafka gets only what comes before e3, so nothing of o2 overtakes it.
+        assert_eq!(
+            producer.sends(),
+            vec![
+                send("amqp", "orders.created/order.created", "e1"),
+                send("amqp", "orders.created/order.created", "e3"),
+                send("kafka", "order-events/o1", "e1"),
+                send("kafka", "order-events/o1", "e2"),
+            ]
         );
         assert_eq!(
             outbox.calls(),
@@ -645,12 +743,38 @@ mod tests {
                 "BEGIN",
                 "LOCK 7365746",
                 "SELECT 200",
-                "PUBLISHED 1",
-                "PUBLISHED 2",
-                "ROLLBACK"
+                "PUBLISHED 1,2",
+                "ATTEMPTED 3",
+                "COMMIT"
             ]
         );
-        assert_eq!(producer.sends().len(), 2);
+    }
+
+    #[test]
+    fn fewer_results_than_messages_counts_as_a_failure() {
+        struct ShortProducer;
+        impl Producer for ShortProducer {
+            fn publish_amqp_batch(
+                &self,
+                _: &str,
+                _: &[(String, Message)],
+            ) -> Vec<Result<(), PublishError>> {
+                Vec::new()
+            }
+            fn send_kafka_batch(
+                &self,
+                _: &str,
+                _: &[(String, Message)],
+            ) -> Vec<Result<(), PublishError>> {
+                Vec::new()
+            }
+        }
+        let outbox = FakeOutbox::with_rows(vec![row(1, "OrderStatusChanged", "o1")]);
+
+        let error = run(&outbox, &ShortProducer).unwrap_err();
+
+        assert!(error.contains("0 result(s) for 1 message(s)"), "{error}");
+        assert!(outbox.calls().contains(&"ATTEMPTED 1".to_owned()));
     }
 
     #[test]

@@ -217,3 +217,60 @@ async fn publishing_fails_promptly_while_the_broker_is_unreachable_and_works_aga
     assert_eq!(ids.first(), Some(&Some("before".to_string())));
     assert_eq!(ids.last(), Some(&Some("after".to_string())));
 }
+
+#[tokio::test]
+async fn a_batch_is_published_in_order_with_one_result_per_message() {
+    let mut cleanup = Cleanup::default();
+    let publisher = AmqpPublisher::connect(&amqp_url()).await.expect("connect");
+    let (exchange, queue) = exchange_with_queue(&publisher, &mut cleanup).await;
+    let ids: Vec<String> = (0..3).map(|n| unique(&format!("batch-{n}"))).collect();
+    let batch = vec![
+        ("order.created".to_owned(), message(&ids[0])),
+        ("nobody.listens".to_owned(), message(&ids[1])),
+        ("order.created".to_owned(), message(&ids[2])),
+    ];
+
+    let results = publisher.publish_batch(&exchange, &batch).await;
+
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0], Ok(()));
+    assert!(
+        matches!(results[1], Err(BrokerError::Unroutable(_))),
+        "{results:?}"
+    );
+    assert_eq!(results[2], Ok(()));
+    for expected in [&ids[0], &ids[2]] {
+        let got = get_one(&queue, Duration::from_secs(5))
+            .await
+            .expect("a routed message of the batch");
+        assert_eq!(
+            got.delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|s| s.to_string()),
+            Some(expected.clone())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_batch_to_a_missing_exchange_fails_every_message() {
+    let publisher = AmqpPublisher::connect(&amqp_url()).await.expect("connect");
+    let batch = vec![
+        ("order.created".to_owned(), message(&unique("a"))),
+        ("order.created".to_owned(), message(&unique("b"))),
+    ];
+
+    let results = publisher
+        .publish_batch(&unique("test.missing"), &batch)
+        .await;
+
+    assert_eq!(results.len(), 2);
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, Err(BrokerError::Rejected(_)))),
+        "{results:?}"
+    );
+}

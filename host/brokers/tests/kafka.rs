@@ -9,7 +9,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Headers};
 use rdkafka::Message;
-use sales_brokers::kafka::{KafkaOptions, KafkaProducer};
+use sales_brokers::kafka::{KafkaOptions, KafkaProducer, KafkaRecord};
 use sales_brokers::BrokerError;
 
 fn headers_of(message: &BorrowedMessage<'_>) -> Vec<(String, String)> {
@@ -89,6 +89,57 @@ async fn messages_with_the_same_key_arrive_in_order_on_one_partition() {
 
     drop(consumer);
     producer.delete_topic(&topic).await.expect("delete topic");
+}
+
+#[tokio::test]
+async fn a_batch_is_delivered_in_order_with_one_result_per_record() {
+    let topic = unique("test-order-events");
+    let producer = KafkaProducer::new(&kafka_brokers()).expect("producer");
+    producer
+        .ensure_topic(&topic, 3)
+        .await
+        .expect("create topic");
+    let key = unique("order");
+    let headers = vec![("event_type".to_string(), "OrderCreated".to_string())];
+    let payloads: Vec<Vec<u8>> = (0..20).map(|n| format!("event-{n}").into_bytes()).collect();
+    let records: Vec<KafkaRecord<'_>> = payloads
+        .iter()
+        .map(|payload| KafkaRecord {
+            key: key.as_bytes(),
+            payload,
+            headers: &headers,
+        })
+        .collect();
+
+    let results = producer.send_batch(&topic, &records).await;
+
+    assert_eq!(results.len(), 20);
+    let delivered: Vec<(i32, i64)> = results.into_iter().map(|r| r.expect("delivered")).collect();
+    assert!(
+        delivered
+            .windows(2)
+            .all(|w| w[0].0 == w[1].0 && w[1].1 > w[0].1),
+        "one partition, offsets rising in the order sent: {delivered:?}"
+    );
+    producer.delete_topic(&topic).await.expect("delete topic");
+}
+
+#[tokio::test]
+async fn a_batch_to_a_topic_that_was_never_created_fails_every_record() {
+    let producer =
+        KafkaProducer::with_options(&kafka_brokers(), quick_options()).expect("producer");
+    let records = [b"one".as_slice(), b"two"].map(|payload| KafkaRecord {
+        key: b"k",
+        payload,
+        headers: &[],
+    });
+
+    let results = producer
+        .send_batch(&unique("test-never-created"), &records)
+        .await;
+
+    assert_eq!(results.len(), 2);
+    assert!(results.iter().all(Result::is_err), "{results:?}");
 }
 
 #[tokio::test]

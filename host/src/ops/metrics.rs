@@ -146,7 +146,7 @@ impl Metrics {
             ),
             publish_duration: histogram(
                 "broker_publish_duration_seconds",
-                "Time for a broker to take one message (confirm / delivery report), by broker and outcome",
+                "Time for a broker to take a message (its confirm or delivery report; in a batch, the whole batch), by broker and outcome",
                 &["broker", "outcome"],
                 LATENCY_BUCKETS,
             ),

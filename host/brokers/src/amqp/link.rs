@@ -9,6 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::ShortString;
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 use tokio::sync::{Mutex, MutexGuard};
@@ -126,23 +127,49 @@ impl Link {
                     .await
             })
             .await?;
-        match confirmation {
-            Confirmation::Ack(None) => Ok(()),
-            Confirmation::Ack(Some(returned)) => Err(BrokerError::Unroutable(format!(
-                "{what}: returned by the broker ({} {})",
-                returned.reply_code, returned.reply_text
-            ))),
-            Confirmation::Nack(Some(returned)) => Err(BrokerError::Rejected(format!(
-                "{what}: returned and nacked by the broker ({} {})",
-                returned.reply_code, returned.reply_text
-            ))),
-            Confirmation::Nack(None) => Err(BrokerError::Rejected(format!(
-                "{what}: nacked by the broker"
-            ))),
-            Confirmation::NotRequested => Err(BrokerError::Config(format!(
-                "{what}: channel is not in confirm mode"
-            ))),
-        }
+        confirmed(&what, confirmation)
+    }
+
+    /// Publishes each `(routing key, body, properties)` with `mandatory` set, in order
+    /// on the confirm channel, then awaits all the confirms: one result per message, in
+    /// order, each as [`Link::publish_confirmed`] would give it. The whole batch is
+    /// bounded by the operation timeout; a channel failure part way fails every message
+    /// (some may have been taken: publish again, consumers deduplicate).
+    pub(super) async fn publish_confirmed_batch(
+        &self,
+        exchange: &str,
+        messages: Vec<(ShortString, Vec<u8>, BasicProperties)>,
+    ) -> Result<Vec<Result<(), BrokerError>>, BrokerError> {
+        let exchange_name = short(exchange, "exchange name")?;
+        let what = format!(
+            "publishing {} message(s) to exchange {exchange:?}",
+            messages.len()
+        );
+        let confirmations = self
+            .run(&what, |channel| async move {
+                let options = BasicPublishOptions {
+                    mandatory: true,
+                    ..BasicPublishOptions::default()
+                };
+                let mut pending = Vec::with_capacity(messages.len());
+                for (key, body, properties) in messages {
+                    pending.push(
+                        channel
+                            .basic_publish(exchange_name.clone(), key, options, &body, properties)
+                            .await?,
+                    );
+                }
+                let mut confirmations = Vec::with_capacity(pending.len());
+                for confirm in pending {
+                    confirmations.push(confirm.await?);
+                }
+                Ok(confirmations)
+            })
+            .await?;
+        Ok(confirmations
+            .into_iter()
+            .map(|confirmation| confirmed(&what, confirmation))
+            .collect())
     }
 
     /// Awaits `fut`, turning a timeout or a lapin error into a `BrokerError`.
@@ -273,5 +300,26 @@ impl Link {
         state.next_attempt = Some(now + state.backoff);
         state.backoff = (state.backoff * 2).min(self.options.reconnect_backoff_max);
         Err(error)
+    }
+}
+
+/// What a publisher confirm says about one message.
+fn confirmed(what: &str, confirmation: Confirmation) -> Result<(), BrokerError> {
+    match confirmation {
+        Confirmation::Ack(None) => Ok(()),
+        Confirmation::Ack(Some(returned)) => Err(BrokerError::Unroutable(format!(
+            "{what}: returned by the broker ({} {})",
+            returned.reply_code, returned.reply_text
+        ))),
+        Confirmation::Nack(Some(returned)) => Err(BrokerError::Rejected(format!(
+            "{what}: returned and nacked by the broker ({} {})",
+            returned.reply_code, returned.reply_text
+        ))),
+        Confirmation::Nack(None) => Err(BrokerError::Rejected(format!(
+            "{what}: nacked by the broker"
+        ))),
+        Confirmation::NotRequested => Err(BrokerError::Config(format!(
+            "{what}: channel is not in confirm mode"
+        ))),
     }
 }

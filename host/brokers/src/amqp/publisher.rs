@@ -193,13 +193,57 @@ impl AmqpPublisher {
         routing_key: &str,
         message: &OutgoingMessage,
     ) -> Result<(), BrokerError> {
-        let properties = BasicProperties::default()
-            .with_message_id(short(&message.message_id, "message id")?)
-            .with_content_type(short(&message.content_type, "content type")?)
-            .with_delivery_mode(PERSISTENT)
-            .with_headers(table_from_pairs(&message.headers)?);
         self.link
-            .publish_confirmed(exchange, routing_key, &message.body, properties)
+            .publish_confirmed(exchange, routing_key, &message.body, properties(message)?)
             .await
     }
+
+    /// Publishes each `(routing key, message)` to `exchange` persistently, in order, and
+    /// awaits the confirms together: one result per message, in order, each as
+    /// [`AmqpPublisher::publish`] would give it. A message whose properties are invalid
+    /// gets its `Config` error and is not sent; the others are.
+    pub async fn publish_batch(
+        &self,
+        exchange: &str,
+        messages: &[(String, OutgoingMessage)],
+    ) -> Vec<Result<(), BrokerError>> {
+        let mut results: Vec<Option<Result<(), BrokerError>>> = vec![None; messages.len()];
+        let mut valid = Vec::with_capacity(messages.len());
+        let mut sent = Vec::with_capacity(messages.len());
+        for (index, (routing_key, message)) in messages.iter().enumerate() {
+            match short(routing_key, "routing key").and_then(|key| Ok((key, properties(message)?)))
+            {
+                Ok((key, properties)) => {
+                    valid.push((key, message.body.clone(), properties));
+                    sent.push(index);
+                }
+                Err(error) => results[index] = Some(Err(error)),
+            }
+        }
+        match self.link.publish_confirmed_batch(exchange, valid).await {
+            Ok(outcomes) => {
+                for (index, outcome) in sent.into_iter().zip(outcomes) {
+                    results[index] = Some(outcome);
+                }
+            }
+            Err(error) => {
+                for index in sent {
+                    results[index] = Some(Err(error.clone()));
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|result| result.expect("every message has its result"))
+            .collect()
+    }
+}
+
+/// A message's AMQP properties: persistent, with its id, content type and headers.
+fn properties(message: &OutgoingMessage) -> Result<BasicProperties, BrokerError> {
+    Ok(BasicProperties::default()
+        .with_message_id(short(&message.message_id, "message id")?)
+        .with_content_type(short(&message.content_type, "content type")?)
+        .with_delivery_mode(PERSISTENT)
+        .with_headers(table_from_pairs(&message.headers)?))
 }

@@ -8,4 +8,4 @@
 mod errors;
 mod producer;
 
-pub use producer::{KafkaOptions, KafkaProducer};
+pub use producer::{KafkaOptions, KafkaProducer, KafkaRecord};

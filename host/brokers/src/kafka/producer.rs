@@ -40,6 +40,14 @@ impl Default for KafkaOptions {
     }
 }
 
+/// One record of a [`KafkaProducer::send_batch`].
+#[derive(Debug, Clone, Copy)]
+pub struct KafkaRecord<'a> {
+    pub key: &'a [u8],
+    pub payload: &'a [u8],
+    pub headers: &'a [(String, String)],
+}
+
 /// An idempotent Kafka producer (`acks=all`) plus an admin client for topics.
 pub struct KafkaProducer {
     producer: FutureProducer,
@@ -102,17 +110,10 @@ impl KafkaProducer {
         headers: &[(String, String)],
     ) -> Result<(i32, i64), BrokerError> {
         let what = format!("sending to topic {topic:?}");
-        let mut owned_headers = OwnedHeaders::new_with_capacity(headers.len());
-        for (name, value) in headers {
-            owned_headers = owned_headers.insert(Header {
-                key: name,
-                value: Some(value.as_bytes()),
-            });
-        }
         let record = FutureRecord::to(topic)
             .key(key)
             .payload(payload)
-            .headers(owned_headers);
+            .headers(owned_headers(headers));
         // librdkafka fails the record after `delivery.timeout.ms`; the outer timeout is
         // only a guard against a callback that never comes.
         let guard = self.options.delivery_timeout + Duration::from_secs(2);
@@ -124,6 +125,49 @@ impl KafkaProducer {
                 "{what}: no delivery report within {guard:?}"
             ))),
         }
+    }
+
+    /// Hands every record to the producer in order (records with the
+    /// same key go to one partition and keep this order), then awaits the delivery
+    /// reports together: one result per record, in order, each as [`KafkaProducer::send`]
+    /// would give it.
+    pub async fn send_batch(
+        &self,
+        topic: &str,
+        records: &[KafkaRecord<'_>],
+    ) -> Vec<Result<(i32, i64), BrokerError>> {
+        let what = format!("sending to topic {topic:?}");
+        let mut pending = Vec::with_capacity(records.len());
+        for record in records {
+            let record = FutureRecord::to(topic)
+                .key(record.key)
+                .payload(record.payload)
+                .headers(owned_headers(record.headers));
+            pending.push(
+                self.producer
+                    .send_result(record)
+                    .map_err(|(error, _record)| map_kafka_error(&what, &error)),
+            );
+        }
+        let guard = self.options.delivery_timeout + Duration::from_secs(2);
+        let deadline = tokio::time::Instant::now() + guard;
+        let mut results = Vec::with_capacity(pending.len());
+        for delivery in pending {
+            results.push(match delivery {
+                Err(error) => Err(error),
+                Ok(future) => match tokio::time::timeout_at(deadline, future).await {
+                    Ok(Ok(Ok(delivery))) => Ok((delivery.partition, delivery.offset)),
+                    Ok(Ok(Err((error, _message)))) => Err(map_kafka_error(&what, &error)),
+                    Ok(Err(_canceled)) => Err(BrokerError::Unavailable(format!(
+                        "{what}: the producer dropped the record"
+                    ))),
+                    Err(_) => Err(BrokerError::Unavailable(format!(
+                        "{what}: no delivery report within {guard:?}"
+                    ))),
+                },
+            });
+        }
+        results
     }
 
     /// Asks a broker for the cluster's metadata: proves one is reachable and
@@ -219,6 +263,17 @@ impl KafkaProducer {
             ))),
         }
     }
+}
+
+fn owned_headers(headers: &[(String, String)]) -> OwnedHeaders {
+    let mut owned = OwnedHeaders::new_with_capacity(headers.len());
+    for (name, value) in headers {
+        owned = owned.insert(Header {
+            key: name,
+            value: Some(value.as_bytes()),
+        });
+    }
+    owned
 }
 
 fn millis(duration: Duration) -> String {

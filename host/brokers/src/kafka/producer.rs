@@ -32,7 +32,9 @@ pub struct KafkaOptions {
 impl Default for KafkaOptions {
     fn default() -> Self {
         Self {
-            linger: Duration::from_millis(5),
+            // Batches are handed over whole (send_batch): waiting for more
+            // records only adds to every batch's latency.
+            linger: Duration::from_millis(1),
             delivery_timeout: Duration::from_secs(10),
             admin_timeout: Duration::from_secs(10),
             replication_factor: 1,

@@ -13,9 +13,14 @@ use crate::messaging::relay::sales::messaging::producer::{
 use crate::ops::metrics::metrics;
 use crate::state::GuestState;
 
-/// Records how long `broker` took to take one message.
-fn observe_publish<T, E>(broker: &str, started: std::time::Instant, outcome: &Result<T, E>) {
-    let outcome = if outcome.is_ok() { "ok" } else { "error" };
+/// Records how long `broker` took to take one message, by outcome (`ok`,
+/// `unroutable`: taken but no queue bound for it, `error`).
+fn observe_publish<T>(broker: &str, started: std::time::Instant, outcome: &Result<T, BrokerError>) {
+    let outcome = match outcome {
+        Ok(_) => "ok",
+        Err(BrokerError::Unroutable(_)) => "unroutable",
+        Err(_) => "error",
+    };
     metrics()
         .publish_duration
         .with_label_values(&[broker, outcome])

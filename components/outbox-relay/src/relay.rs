@@ -346,43 +346,41 @@ mod tests {
             exchange: &str,
             messages: &[(String, Message)],
         ) -> Vec<Result<(), PublishError>> {
-            messages
-                .iter()
-                .map(|(routing_key, message)| {
-                    self.sent.borrow_mut().push((
-                        "amqp".into(),
-                        format!("{exchange}/{routing_key}"),
-                        message.message_id.clone(),
-                        message.clone(),
-                    ));
-                    self.amqp_results.borrow_mut().pop_front().unwrap_or(Ok(()))
-                })
-                .collect()
+            self.take("amqp", exchange, messages, &self.amqp_results)
         }
         fn send_kafka_batch(
             &self,
             topic: &str,
             messages: &[(String, Message)],
         ) -> Vec<Result<(), PublishError>> {
-            messages
-                .iter()
-                .map(|(key, message)| {
-                    self.sent.borrow_mut().push((
-                        "kafka".into(),
-                        format!("{topic}/{key}"),
-                        message.message_id.clone(),
-                        message.clone(),
-                    ));
-                    self.kafka_results
-                        .borrow_mut()
-                        .pop_front()
-                        .unwrap_or(Ok(()))
-                })
-                .collect()
+            self.take("kafka", topic, messages, &self.kafka_results)
         }
     }
 
     impl FakeProducer {
+        /// Records each message sent to `broker` and hands out the next
+        /// planned result (`Ok` once they run out).
+        fn take(
+            &self,
+            broker: &str,
+            destination: &str,
+            messages: &[(String, Message)],
+            results: &RefCell<VecDeque<Result<(), PublishError>>>,
+        ) -> Vec<Result<(), PublishError>> {
+            messages
+                .iter()
+                .map(|(key, message)| {
+                    self.sent.borrow_mut().push((
+                        broker.into(),
+                        format!("{destination}/{key}"),
+                        message.message_id.clone(),
+                        message.clone(),
+                    ));
+                    results.borrow_mut().pop_front().unwrap_or(Ok(()))
+                })
+                .collect()
+        }
+
         /// (broker, destination, message id) per call.
         fn sends(&self) -> Vec<(String, String, String)> {
             self.sent

@@ -125,44 +125,6 @@ fn kafka_headers(message: &mut OutgoingMessage) -> Vec<(String, String)> {
 }
 
 impl wit::Host for GuestState {
-    async fn publish_amqp(
-        &mut self,
-        exchange: String,
-        routing_key: String,
-        message: OutgoingMessage,
-    ) -> wasmtime::Result<Result<(), PublishError>> {
-        let brokers = self.brokers()?;
-        let started = std::time::Instant::now();
-        let outcome = async {
-            brokers
-                .amqp()
-                .await?
-                .publish(&exchange, &routing_key, &amqp_message(message))
-                .await
-        }
-        .await;
-        observe_publish("rabbitmq", started, &outcome);
-        Ok(amqp_outcome(&exchange, &routing_key, outcome))
-    }
-
-    async fn send_kafka(
-        &mut self,
-        topic: String,
-        key: String,
-        mut message: OutgoingMessage,
-    ) -> wasmtime::Result<Result<(), PublishError>> {
-        let brokers = self.brokers()?;
-        let headers = kafka_headers(&mut message);
-        let started = std::time::Instant::now();
-        let outcome = brokers
-            .kafka
-            .send(&topic, key.as_bytes(), &message.data, &headers)
-            .await
-            .map(|_| ());
-        observe_publish("kafka", started, &outcome);
-        Ok(outcome.map_err(publish_error))
-    }
-
     async fn publish_amqp_batch(
         &mut self,
         exchange: String,
@@ -170,7 +132,6 @@ impl wit::Host for GuestState {
     ) -> wasmtime::Result<Vec<Result<(), PublishError>>> {
         let brokers = self.brokers()?;
         let started = std::time::Instant::now();
-        let keys: Vec<String> = messages.iter().map(|(key, _)| key.clone()).collect();
         let messages: Vec<(String, AmqpMessage)> = messages
             .into_iter()
             .map(|(key, message)| (key, amqp_message(message)))
@@ -181,10 +142,10 @@ impl wit::Host for GuestState {
         };
         Ok(outcomes
             .into_iter()
-            .zip(keys)
-            .map(|(outcome, key)| {
+            .zip(&messages)
+            .map(|(outcome, (key, _))| {
                 observe_publish("rabbitmq", started, &outcome);
-                amqp_outcome(&exchange, &key, outcome)
+                amqp_outcome(&exchange, key, outcome)
             })
             .collect())
     }
@@ -192,11 +153,10 @@ impl wit::Host for GuestState {
     async fn send_kafka_batch(
         &mut self,
         topic: String,
-        messages: Vec<(String, OutgoingMessage)>,
+        mut messages: Vec<(String, OutgoingMessage)>,
     ) -> wasmtime::Result<Vec<Result<(), PublishError>>> {
         let brokers = self.brokers()?;
         let started = std::time::Instant::now();
-        let mut messages = messages;
         let headers: Vec<Vec<(String, String)>> = messages
             .iter_mut()
             .map(|(_, message)| kafka_headers(message))

@@ -121,18 +121,19 @@ async fn handle(
         let code = (status >= 400)
             .then(|| small_body.as_deref().and_then(error_code))
             .flatten();
+        let elapsed = started.elapsed();
         metrics().observe_request(
             route,
             method_label(&method),
             status,
             code.as_deref(),
-            started.elapsed(),
+            elapsed,
         );
         tracing::info!(
             method = %method,
             path = %path,
-            status = response.status().as_u16(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request completed"
         );
         response

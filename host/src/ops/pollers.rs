@@ -2,6 +2,7 @@
 //! are polled every [`POLL_EVERY`] in the background rather than on each
 //! scrape, so a scrape never waits on a broker and scrapers cannot add load.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::variables::ResolvedVariables;
 
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
 
-/// Starts one poller per consumed queue's broker and one per outbox
+/// Starts one poller per broker of the consumed queues and one per outbox
 /// database. A poller that cannot reach its service logs it and tries again
 /// on the next round; the gauges keep their last value meanwhile.
 pub fn start(
@@ -23,15 +24,22 @@ pub fn start(
     variables: &ResolvedVariables,
     services: Arc<Services>,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    let mut tasks = Vec::new();
+    // One connection per broker, however many of its queues are consumed.
+    let mut queues_by_address: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for trigger in &manifest.trigger.amqp {
-        let address = variables.render(&trigger.address)?;
-        let mut queues = vec![trigger.queue.clone(), dlq_name(&trigger.queue)];
+        let queues = queues_by_address
+            .entry(variables.render(&trigger.address)?)
+            .or_default();
+        queues.push(trigger.queue.clone());
+        queues.push(dlq_name(&trigger.queue));
         queues.extend(
             (1..=trigger.retry_delays_ms.len()).map(|n| retry_queue_name(&trigger.queue, n)),
         );
-        tasks.push(tokio::spawn(poll_queues(address, queues)));
     }
+    let mut tasks: Vec<JoinHandle<()>> = queues_by_address
+        .into_iter()
+        .map(|(address, queues)| tokio::spawn(poll_queues(address, queues)))
+        .collect();
     for trigger in &manifest.trigger.outbox {
         let database = variables.render(&trigger.database)?;
         tasks.push(tokio::spawn(poll_outbox(services.clone(), database)));

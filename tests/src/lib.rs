@@ -390,10 +390,26 @@ impl TestApp {
     /// `POST /api/v1/orders` for one unit of `product`, with a fresh
     /// idempotency key, as `user` (whose idempotency records are cleaned up).
     pub async fn post_order(&self, user: &str, product: &str) -> reqwest::Response {
+        self.post_order_with_headers(user, product, &[]).await
+    }
+
+    /// [`TestApp::post_order`] with extra request headers (`x-request-id`,
+    /// `traceparent`, ...).
+    pub async fn post_order_with_headers(
+        &self,
+        user: &str,
+        product: &str,
+        headers: &[(&str, &str)],
+    ) -> reqwest::Response {
         self.track_redis_pattern(format!("orders-api:idempotency:{user}:*"));
-        self.client
+        let mut request = self
+            .client
             .post(self.url("/api/v1/orders"))
-            .bearer_auth(self.token(user, ""))
+            .bearer_auth(self.token(user, ""));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request
             .json(&serde_json::json!({
                 "idempotency_key": Uuid::new_v4().to_string(),
                 "user_id": user,

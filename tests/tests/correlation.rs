@@ -151,22 +151,13 @@ async fn post_order(app: &TestApp, request_id: &str, traceparent: &str) -> Strin
     let product = Uuid::new_v4().to_string();
     app.put_product(&product, json!({"available_quantity": 5}))
         .await;
-    app.track_redis_pattern(format!("orders-api:idempotency:{user}:*"));
     let response = app
-        .client
-        .post(app.url("/api/v1/orders"))
-        .bearer_auth(app.token(&user, ""))
-        .header("x-request-id", request_id)
-        .header("traceparent", traceparent)
-        .json(&json!({
-            "idempotency_key": Uuid::new_v4().to_string(),
-            "user_id": user,
-            "product_id": product,
-            "quantity": 1,
-        }))
-        .send()
-        .await
-        .expect("POST failed");
+        .post_order_with_headers(
+            &user,
+            &product,
+            &[("x-request-id", request_id), ("traceparent", traceparent)],
+        )
+        .await;
     assert_eq!(response.status(), 201);
     assert_eq!(
         response.headers()["x-request-id"].to_str().unwrap(),

@@ -199,4 +199,7 @@ async fn postgres_statements_run_in_a_transaction_and_values_round_trip() {
     assert_eq!(body["uuid"], body["uuid_sent"], "{body}");
     assert_eq!(body["jsonb"], serde_json::json!({"a": [1, 2]}), "{body}");
     assert_eq!(body["unique_violation_code"], "23505", "{body}");
+    assert_eq!(body["refused_statement_failed"], true, "{body}");
+    assert_eq!(body["after_refused_statement_code"], "25P02", "{body}");
+    assert_eq!(body["aborted"], 0, "{body}");
 }

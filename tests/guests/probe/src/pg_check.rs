@@ -45,15 +45,29 @@ pub fn run(tag: &str) -> Result<serde_json::Value, String> {
 
     let unique_violation_code = match insert(&connection, "commit") {
         Ok(_) => "none".to_owned(),
-        Err(_) => match connection.execute(
+        Err(_) => sqlstate(connection.execute(
             "INSERT INTO orders (user_id, product_id, quantity, status, idempotency_key) \
              VALUES ('00000000-0000-4000-8000-000000000001', gen_random_uuid(), 1, 'Pending Shipment', $1)",
             &[ParameterValue::Str(key("commit"))],
-        ) {
-            Err(PgError::QueryFailed(QueryError::DbError(e))) => e.code,
-            other => format!("unexpected: {other:?}"),
-        },
+        )),
     };
+
+    // A statement the server refuses inside a transaction aborts it: what
+    // follows is refused (25P02) until the transaction ends. The host sends
+    // `BEGIN` with the next statement, which must not change that.
+    exec(&connection, "BEGIN")?;
+    let refused = connection.execute("SELEC 1", &[]).is_err();
+    let after_refused_statement_code = match insert(&connection, "aborted") {
+        Ok(_) => "none".to_owned(),
+        Err(_) => sqlstate(connection.execute(
+            "SELECT 1 FROM orders WHERE idempotency_key = $1",
+            &[ParameterValue::Str(key("aborted"))],
+        )),
+    };
+    exec(&connection, "ROLLBACK")?;
+    // An empty transaction commits.
+    exec(&connection, "BEGIN")?;
+    exec(&connection, "COMMIT")?;
 
     let count = |suffix: &str| -> Result<i64, String> {
         let rows = connection
@@ -93,6 +107,9 @@ pub fn run(tag: &str) -> Result<serde_json::Value, String> {
         "rolled_back": count("rollback")?,
         "dropped_in_transaction": count("dropped")?,
         "unique_violation_code": unique_violation_code,
+        "refused_statement_failed": refused,
+        "after_refused_statement_code": after_refused_statement_code,
+        "aborted": count("aborted")?,
         "uuid_sent": uuid_sent,
         "uuid": uuid,
         "jsonb": jsonb,
@@ -102,6 +119,13 @@ pub fn run(tag: &str) -> Result<serde_json::Value, String> {
         &format!("DELETE FROM orders WHERE idempotency_key LIKE 'probe-{run_id}-%'"),
     )?;
     Ok(report)
+}
+
+fn sqlstate(outcome: Result<u64, PgError>) -> String {
+    match outcome {
+        Err(PgError::QueryFailed(QueryError::DbError(e))) => e.code,
+        other => format!("unexpected: {other:?}"),
+    }
 }
 
 fn exec(connection: &Connection, statement: &str) -> Result<u64, String> {

@@ -24,12 +24,17 @@ const RECORD_EVENT: &str = "\
 INSERT INTO processed_events (event_id, event_type, order_id) VALUES ($1, $2, $3)
 ON CONFLICT (event_id) DO NOTHING";
 
-const UPDATE_STATUS: &str = "\
-UPDATE orders SET status = $2, shipped_at = $3, delivered_at = $4, updated_at = $5
-WHERE order_id = $1";
-
-const INSERT_EVENT: &str = "\
-INSERT INTO outbox (event_id, event_type, order_id, payload, headers) VALUES ($1, $2, $3, $4, $5)";
+/// The new status and its `OrderStatusChanged` event, in one statement (one
+/// round trip): the event is written only if the order's row was updated,
+/// and the statement counts the events written.
+const WRITE_CHANGE: &str = "\
+WITH changed AS (
+    UPDATE orders SET status = $2, shipped_at = $3, delivered_at = $4, updated_at = $5
+    WHERE order_id = $1
+    RETURNING order_id
+)
+INSERT INTO outbox (event_id, event_type, order_id, payload, headers)
+SELECT $6, $7, order_id, $8, $9 FROM changed";
 
 fn lock_order() -> String {
     format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 FOR UPDATE")
@@ -145,33 +150,33 @@ fn decide_within(
 
 fn write_change(session: &dyn Session, change: &StatusChange) -> Result<(), RepositoryError> {
     let order = &change.order;
-    let updated = session.execute(
-        UPDATE_STATUS,
+    let event = &change.event;
+    if event.order_id != order.id {
+        return Err(RepositoryError::Other(format!(
+            "event {} is about order {}, not {}",
+            event.event_id, event.order_id, order.id
+        )));
+    }
+    let written = session.execute(
+        WRITE_CHANGE,
         &[
             uuid(&order.id),
             ParameterValue::Str(order.status.as_str().to_owned()),
             optional_datetime(order.shipped_at.as_ref()),
             optional_datetime(order.delivered_at.as_ref()),
             datetime(&order.updated_at),
-        ],
-    )?;
-    if updated != 1 {
-        return Err(RepositoryError::Other(format!(
-            "order {} updated {updated} rows, not 1",
-            order.id
-        )));
-    }
-    let event = &change.event;
-    session.execute(
-        INSERT_EVENT,
-        &[
             ParameterValue::Uuid(event.event_id.to_string()),
             ParameterValue::Str(event.event_type.as_str().to_owned()),
-            uuid(&event.order_id),
             ParameterValue::Jsonb(event.to_json().into_bytes()),
             outbox_headers(&change.correlation),
         ],
     )?;
+    if written != 1 {
+        return Err(RepositoryError::Other(format!(
+            "order {} updated with {written} events written, not 1",
+            order.id
+        )));
+    }
     Ok(())
 }
 

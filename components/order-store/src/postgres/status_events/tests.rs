@@ -19,6 +19,8 @@ struct FakeSession {
     already_recorded: bool,
     order: Option<Vec<DbValue>>,
     fail_on: Option<&'static str>,
+    /// What the combined status update and outbox insert reports writing.
+    changes_written: u64,
 }
 
 impl FakeSession {
@@ -28,6 +30,7 @@ impl FakeSession {
             already_recorded: false,
             order: Some(order_row()),
             fail_on: None,
+            changes_written: 1,
         }
     }
 
@@ -62,8 +65,7 @@ impl Session for FakeSession {
         let head = self.run(statement, params)?;
         Ok(match head.as_str() {
             "INSERT INTO processed_events" => u64::from(!self.already_recorded),
-            "UPDATE orders SET" => 1,
-            "INSERT INTO outbox" => 1,
+            "WITH changed AS" => self.changes_written,
             _ => 0,
         })
     }
@@ -178,8 +180,7 @@ fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_c
             "BEGIN",
             "INSERT INTO processed_events",
             "SELECT order_id, user_id,",
-            "UPDATE orders SET",
-            "INSERT INTO outbox",
+            "WITH changed AS",
             "COMMIT",
         ]
     );
@@ -191,25 +192,20 @@ fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_c
             ParameterValue::Uuid(ORDER.into()),
         ])
     );
+    let change = session.params_of("WITH changed AS");
     assert_eq!(
-        session.params_of("UPDATE"),
+        change[..7],
         debug(&[
             ParameterValue::Uuid(ORDER.into()),
             ParameterValue::Str("Shipped".into()),
             datetime(&at(5_000)),
             ParameterValue::DbNull,
             datetime(&at(5_000)),
-        ])
-    );
-    let outbox = session.params_of("INSERT INTO outbox");
-    assert_eq!(
-        outbox[..2],
-        debug(&[
             ParameterValue::Uuid(Uuid::from_u128(1_000).to_string()),
             ParameterValue::Str("OrderStatusChanged".into()),
         ])
     );
-    assert_eq!(outbox[4..], debug(&[outbox_headers(&correlation())]));
+    assert_eq!(change[8..], debug(&[outbox_headers(&correlation())]));
 }
 
 #[test]
@@ -298,12 +294,7 @@ fn a_refusal_rolls_everything_back() {
 
 #[test]
 fn a_connection_lost_mid_transaction_rolls_back_and_is_unavailable() {
-    for failing in [
-        "INSERT INTO processed_events",
-        "SELECT",
-        "UPDATE",
-        "INSERT INTO outbox",
-    ] {
+    for failing in ["INSERT INTO processed_events", "SELECT", "WITH changed"] {
         let session = FakeSession {
             fail_on: Some(failing),
             ..FakeSession::with_order()
@@ -323,6 +314,23 @@ fn a_connection_lost_mid_transaction_rolls_back_and_is_unavailable() {
         );
         assert!(!session.statements().iter().any(|s| s == "COMMIT"));
     }
+}
+
+#[test]
+fn a_change_that_writes_no_event_is_an_error_and_rolls_back() {
+    let session = FakeSession {
+        changes_written: 0,
+        ..FakeSession::with_order()
+    };
+
+    let result = apply_in_transaction(&session, &shipped_event(), &ship);
+
+    assert!(
+        matches!(result, Err(RepositoryError::Other(_))),
+        "{result:?}"
+    );
+    assert_eq!(session.statements().last().unwrap(), "ROLLBACK");
+    assert!(!session.statements().iter().any(|s| s == "COMMIT"));
 }
 
 #[test]

@@ -299,40 +299,53 @@ impl App {
         let pre = pre.clone();
         let component_id = component.context.id.clone();
         let task_request_id = request_id.clone();
-        let task = tokio::spawn(
-            async move {
-                let result = async {
-                    let started = Instant::now();
-                    let proxy = pre.instantiate_async(&mut store).await?;
-                    observe_instantiation(&component_id, started);
-                    proxy
-                        .wasi_http_incoming_handler()
-                        .call_handle(&mut store, incoming, outparam)
-                        .await
-                }
-                .await;
-                if let Err(error) = &result {
-                    tracing::error!(
-                        component = %component_id,
-                        request_id = %task_request_id,
-                        error = %format!("{error:?}"),
-                        "guest failed"
-                    );
-                }
-                result
+        let guest = async move {
+            let result = async {
+                let started = Instant::now();
+                let proxy = pre.instantiate_async(&mut store).await?;
+                observe_instantiation(&component_id, started);
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, incoming, outparam)
+                    .await
             }
-            .in_current_span(),
-        );
+            .await;
+            if let Err(error) = &result {
+                tracing::error!(
+                    component = %component_id,
+                    request_id = %task_request_id,
+                    error = %format!("{error:?}"),
+                    "guest failed"
+                );
+            }
+        }
+        .in_current_span();
 
-        match tokio::time::timeout(self.request_timeout, receiver).await {
+        // The guest runs on this task until it answers: most guests answer
+        // and return in one go, and a task of their own would cost a spawn
+        // and a hand-over between threads on every request. One that answers
+        // and goes on (streaming its body) finishes on a task of its own.
+        let answer = tokio::time::timeout(self.request_timeout, async move {
+            let mut guest = Box::pin(guest);
+            let mut receiver = receiver;
+            tokio::select! {
+                biased;
+                answer = &mut receiver => {
+                    tokio::spawn(guest);
+                    answer
+                }
+                () = &mut guest => receiver.await,
+            }
+        })
+        .await;
+
+        match answer {
             Ok(Ok(Ok(response))) => Ok(response),
             Ok(Ok(Err(code))) => Err(HostError::GuestError(format!("{code:?}"))),
             // The guest returned or trapped without answering.
             Ok(Err(_)) => Err(HostError::NoResponse),
-            Err(_) => {
-                task.abort();
-                Err(HostError::Timeout(self.request_timeout))
-            }
+            // Dropping the guest's future (still on this task) stops it.
+            Err(_) => Err(HostError::Timeout(self.request_timeout)),
         }
     }
 }

@@ -96,6 +96,11 @@ pub struct OutboxTrigger {
     pub notify_channel: String,
     #[serde(default = "default_relay_interval_ms")]
     pub interval_ms: u64,
+    /// Relay runs one host keeps going at once. Each takes rows no other
+    /// holds, so while one waits on the brokers the next is already reading:
+    /// under load an event waits less for a run to pick it up.
+    #[serde(default = "default_relay_concurrency")]
+    pub concurrency: u16,
     /// The RabbitMQ broker, usually `"{{ rabbitmq_url }}"`.
     pub amqp_address: String,
     /// The Kafka bootstrap servers, usually `"{{ kafka_brokers }}"`.
@@ -121,6 +126,10 @@ fn default_notify_channel() -> String {
 
 fn default_relay_interval_ms() -> u64 {
     1_000
+}
+
+fn default_relay_concurrency() -> u16 {
+    1
 }
 
 /// A queue consumed by a component, with the retry policy of CONTRACT.md.
@@ -323,9 +332,9 @@ impl Manifest {
                     .amqp
                     .iter()
                     .any(|t| t.component == trigger.component);
-            if elsewhere || trigger.interval_ms == 0 {
+            if elsewhere || trigger.interval_ms == 0 || trigger.concurrency == 0 {
                 return Err(invalid(format!(
-                    "outbox relay {:?} must have no other trigger and an interval_ms above 0",
+                    "outbox relay {:?} must have no other trigger, and an interval_ms and a concurrency above 0",
                     trigger.component
                 )));
             }
@@ -431,6 +440,31 @@ redis_url = "{{ redis_url }}"
             .unwrap_err()
             .to_string()
             .contains("both HTTP and AMQP"));
+    }
+
+    #[test]
+    fn outbox_triggers_run_one_relay_unless_told_and_never_none() {
+        let with_outbox = format!(
+            "{MINIMAL}\n[[trigger.outbox]]\ncomponent = \"b\"\ndatabase = \"postgres://x\"\namqp_address = \"amqp://x\"\nkafka_brokers = \"k:9092\"\n[component.b]\nsource = \"b.wasm\"\n"
+        );
+        let manifest = Manifest::parse(&with_outbox).unwrap();
+        assert_eq!(manifest.trigger.outbox[0].concurrency, 1);
+        let three = with_outbox.replace(
+            "component = \"b\"\n",
+            "component = \"b\"\nconcurrency = 3\n",
+        );
+        assert_eq!(
+            Manifest::parse(&three).unwrap().trigger.outbox[0].concurrency,
+            3
+        );
+        let none = with_outbox.replace(
+            "component = \"b\"\n",
+            "component = \"b\"\nconcurrency = 0\n",
+        );
+        assert!(Manifest::parse(&none)
+            .unwrap_err()
+            .to_string()
+            .contains("concurrency above 0"));
     }
 
     #[test]

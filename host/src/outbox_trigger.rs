@@ -1,8 +1,10 @@
 //! The outbox trigger: runs the relay component whenever the outbox has
 //! news (Postgres `NOTIFY` from the insert, through a `LISTEN`ing
 //! connection) and every `interval_ms` as a safety net, so nothing waits for
-//! long if a notification is lost. One run at a time per host; a run that
-//! published something is followed by another until the outbox is drained.
+//! long if a notification is lost. Up to `concurrency` runs at a time per
+//! host (each takes rows no other run holds, and never an event whose order
+//! has an earlier one unpublished); a run that published something is
+//! followed by another until the outbox is drained.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,8 +58,21 @@ pub async fn start(
             trigger.notify_channel.clone(),
             wake.clone(),
         )));
-        tasks.push(tokio::spawn(relay(app.clone(), trigger.clone(), wake)));
-        tracing::info!(component = %trigger.component, channel = %trigger.notify_channel, "relaying the outbox");
+        // Each waiting relay loop takes one wake-up: while some are busy
+        // publishing, a new notification starts the next.
+        for _ in 0..trigger.concurrency {
+            tasks.push(tokio::spawn(relay(
+                app.clone(),
+                trigger.clone(),
+                wake.clone(),
+            )));
+        }
+        tracing::info!(
+            component = %trigger.component,
+            channel = %trigger.notify_channel,
+            concurrency = trigger.concurrency,
+            "relaying the outbox"
+        );
     }
     Ok(tasks)
 }
@@ -106,7 +121,10 @@ async fn relay(app: Arc<App>, trigger: OutboxTrigger, wake: Arc<Notify>) {
     loop {
         let _ = tokio::time::timeout(interval, wake.notified()).await;
         loop {
-            match app.run_relay(&trigger.component).await {
+            let started = std::time::Instant::now();
+            let outcome = app.run_relay(&trigger.component).await;
+            observe_run(&trigger.component, started, &outcome);
+            match outcome {
                 Ok(Ok(0)) => break,
                 Ok(Ok(published)) => {
                     metrics()
@@ -126,4 +144,26 @@ async fn relay(app: Arc<App>, trigger: OutboxTrigger, wake: Arc<Notify>) {
             }
         }
     }
+}
+
+/// A run's duration, and how many events it published (a run that stopped
+/// on a failure counts none: its count is in the failure's text).
+fn observe_run(
+    component: &str,
+    started: std::time::Instant,
+    outcome: &Result<Result<u32, String>, crate::host_error::HostError>,
+) {
+    let metrics = metrics();
+    metrics
+        .relay_run_duration
+        .with_label_values(&[component])
+        .observe(started.elapsed().as_secs_f64());
+    let published = match outcome {
+        Ok(Ok(published)) => *published,
+        _ => 0,
+    };
+    metrics
+        .relay_run_events
+        .with_label_values(&[component])
+        .observe(f64::from(published));
 }

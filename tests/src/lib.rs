@@ -450,6 +450,27 @@ impl TestApp {
         self.logs = logs;
     }
 
+    /// Starts a second host on this app's database, manifest and secret:
+    /// two hosts sharing one outbox and one set of queues. It is killed
+    /// when the returned value is dropped.
+    pub async fn spawn_peer(&self) -> PeerHost {
+        let mut options = self.host_options.clone();
+        options
+            .env
+            .push(("JWT_SECRET".to_owned(), self.jwt_secret.clone()));
+        let url = self.database.url();
+        let (process, address, logs, _) =
+            tokio::task::spawn_blocking(move || start_host(options, &url))
+                .await
+                .expect("start_host panicked")
+                .unwrap_or_else(|failure| panic!("the peer host did not start: {failure:#?}"));
+        PeerHost {
+            process,
+            address,
+            logs,
+        }
+    }
+
     /// Sends SIGTERM and waits (at most `timeout`) for the host to exit.
     pub fn terminate(&mut self, timeout: Duration) -> Option<ExitStatus> {
         Command::new("kill")
@@ -496,6 +517,20 @@ fn delete_queues(queues: &[String]) {
 }
 
 pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// A second `sales-host` beside a [`TestApp`], on the same database.
+pub struct PeerHost {
+    process: Child,
+    pub address: String,
+    pub logs: Logs,
+}
+
+impl Drop for PeerHost {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
 
 impl Drop for TestApp {
     fn drop(&mut self) {

@@ -127,3 +127,100 @@ async fn order_created_reaches_kafka_keyed_by_order_id() {
     assert_eq!(envelope["event_type"], "OrderCreated");
     assert_eq!(envelope["order_id"], order_id);
 }
+
+/// Two hosts, each running several relays at once, share one outbox: every
+/// event reaches Kafka, and each order's events arrive in the order they
+/// were written. The events are written straight into the outbox, a few
+/// orders per transaction, so that relays wake on many commits and overlap
+/// (`OrderStatusChanged` only, which goes to Kafka alone: no other test's
+/// RabbitMQ queue sees them).
+#[tokio::test]
+async fn relays_of_two_hosts_keep_each_orders_events_in_order() {
+    const ORDERS: usize = 40;
+    const EVENTS_PER_ORDER: usize = 3;
+    const ORDERS_PER_COMMIT: usize = 4;
+    let app = TestApp::spawn().await;
+    let _peer = app.spawn_peer().await;
+
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", "127.0.0.1:9092")
+        .set("group.id", format!("test-{}", Uuid::new_v4()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    // From the topic's current end: only what is published from now on.
+    let metadata = consumer
+        .fetch_metadata(Some("order-events"), Duration::from_secs(10))
+        .unwrap();
+    let mut start = rdkafka::TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        let (_, high) = consumer
+            .fetch_watermarks("order-events", partition.id(), Duration::from_secs(10))
+            .unwrap();
+        start
+            .add_partition_offset(
+                "order-events",
+                partition.id(),
+                rdkafka::Offset::Offset(high),
+            )
+            .unwrap();
+    }
+    consumer.assign(&start).unwrap();
+
+    let orders: Vec<String> = (0..ORDERS).map(|_| Uuid::new_v4().to_string()).collect();
+    for sequence in 0..EVENTS_PER_ORDER {
+        for chunk in orders.chunks(ORDERS_PER_COMMIT) {
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|order| {
+                    format!(
+                        "(gen_random_uuid(), 'OrderStatusChanged', '{order}', \
+                         '{{\"order_id\": \"{order}\", \"sequence\": {sequence}}}')"
+                    )
+                })
+                .collect();
+            app.database.query(&format!(
+                "INSERT INTO outbox (event_id, event_type, order_id, payload) VALUES {}",
+                rows.join(", ")
+            ));
+        }
+    }
+
+    let mut received: std::collections::HashMap<String, Vec<u64>> =
+        orders.iter().map(|o| (o.clone(), Vec::new())).collect();
+    let expected = ORDERS * EVENTS_PER_ORDER;
+    let mut count = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count < expected {
+        let left = deadline.saturating_duration_since(Instant::now());
+        assert!(
+            !left.is_zero(),
+            "{count} of {expected} events reached Kafka"
+        );
+        let Ok(message) = tokio::time::timeout(left, consumer.recv()).await else {
+            continue;
+        };
+        let message = message.unwrap();
+        let Some(sequences) = message
+            .key()
+            .and_then(|key| received.get_mut(std::str::from_utf8(key).unwrap()))
+        else {
+            continue;
+        };
+        let payload: Value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+        sequences.push(payload["sequence"].as_u64().unwrap());
+        count += 1;
+    }
+    for (order, sequences) in &received {
+        assert_eq!(
+            sequences,
+            &[0, 1, 2],
+            "order {order}'s events on order-events"
+        );
+    }
+    assert_eq!(
+        app.database
+            .query("SELECT count(*) FROM outbox WHERE published_at IS NULL"),
+        "0"
+    );
+}

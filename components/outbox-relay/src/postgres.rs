@@ -6,13 +6,23 @@ use spin_sdk::pg4::{Connection, DbValue, ParameterValue, PgError, QueryError};
 
 use crate::relay::{Outbox, OutboxRow};
 
+/// The oldest unpublished rows that no other relay holds, each only if no
+/// earlier row of its order is unpublished: an earlier row that another
+/// relay holds counts as unpublished until that relay commits, so one
+/// order's events never overtake each other, whatever the relays running at
+/// once (migration 0005 indexes the check).
+///
 /// `::text` casts, so every column but the id reads as a plain string; the
 /// `headers` object as two text arrays, names and values in the same order
 /// (a JSON `null` value reads as a NULL element).
-const UNPUBLISHED: &str = "SELECT id, event_id::text, event_type, order_id::text, payload::text, \
-     ARRAY(SELECT key FROM jsonb_each_text(headers) ORDER BY key), \
-     ARRAY(SELECT value FROM jsonb_each_text(headers) ORDER BY key) \
-     FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1";
+const UNPUBLISHED: &str =
+    "SELECT o.id, o.event_id::text, o.event_type, o.order_id::text, o.payload::text, \
+     ARRAY(SELECT key FROM jsonb_each_text(o.headers) ORDER BY key), \
+     ARRAY(SELECT value FROM jsonb_each_text(o.headers) ORDER BY key) \
+     FROM outbox o WHERE o.published_at IS NULL \
+     AND NOT EXISTS (SELECT 1 FROM outbox earlier WHERE earlier.order_id = o.order_id \
+     AND earlier.published_at IS NULL AND earlier.id < o.id) \
+     ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
 /// `clock_timestamp()`, not `now()`: the moment of publishing, not the start
 /// of the relay's transaction (the relay's lag is read from it).
 const MARK_PUBLISHED: &str = "UPDATE outbox SET published_at = clock_timestamp(), \
@@ -103,20 +113,6 @@ fn one_row(changed: u64, id: i64) -> Result<(), String> {
 impl Outbox for PgOutbox {
     fn begin(&self) -> Result<(), String> {
         self.execute("BEGIN", &[]).map(|_| ())
-    }
-
-    fn try_lock(&self, key: i64) -> Result<bool, String> {
-        let rows = self
-            .connection
-            .query(
-                "SELECT pg_try_advisory_xact_lock($1)",
-                &[ParameterValue::Int64(key)],
-            )
-            .map_err(|e| describe(&e))?;
-        match rows.rows.first().and_then(|row| row.first()) {
-            Some(DbValue::Boolean(locked)) => Ok(*locked),
-            other => Err(format!("pg_try_advisory_xact_lock returned {other:?}")),
-        }
     }
 
     fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, String> {

@@ -1,8 +1,11 @@
-//! One relay batch (CONTRACT.md, "Events", "Published"): under a
-//! transaction-scoped advisory lock, the oldest unpublished outbox rows are
-//! published in order, each broker's batch at once (one wait for all its
-//! confirms / delivery reports, not one per event), and marked; the first
-//! failure stops the batch there.
+//! One relay batch (CONTRACT.md, "Events", "Published"): the oldest
+//! unpublished outbox rows that no other relay holds, locked for the
+//! transaction, are published in order, each broker's batch at once (one
+//! wait for all its confirms / delivery reports, not one per event), and
+//! marked; the first failure stops the batch there. Relays run side by side
+//! (the host starts several, and hosts several): [`Outbox::unpublished`]
+//! gives a row only once no earlier row of its order is unpublished, so one
+//! order's events leave in the order they were written.
 //!
 //! Written against two small traits, [`Outbox`] (the database) and
 //! [`Producer`] (the brokers), so that it runs natively in unit tests with
@@ -15,12 +18,6 @@
 //! `event_id` (the AMQP `message_id`).
 
 use std::fmt;
-
-/// The `pg_try_advisory_xact_lock` key that stands for "outbox relay"; any
-/// constant will do as long as every relay uses the same one. Only one relay
-/// publishes at a time, across hosts, so one order's events leave in the
-/// order they were written.
-pub const LOCK_KEY: i64 = 7_365_746;
 
 /// Rows read per run; the host runs again on the next NOTIFY or interval.
 pub const BATCH_SIZE: u32 = 200;
@@ -126,9 +123,9 @@ pub trait Producer {
 /// The outbox, on one database connection; errors are already text.
 pub trait Outbox {
     fn begin(&self) -> Result<(), String>;
-    /// `pg_try_advisory_xact_lock(key)`: false if another relay holds it.
-    fn try_lock(&self, key: i64) -> Result<bool, String>;
-    /// The oldest `limit` unpublished rows, by id.
+    /// Up to `limit` of the oldest unpublished rows, by id, locked until the
+    /// transaction ends: only rows no other relay holds, and only rows with
+    /// no unpublished earlier row of their order.
     fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, String>;
     /// Sets `published_at` and counts the attempt, for every one of `ids`.
     fn mark_published(&self, ids: &[i64]) -> Result<(), String>;
@@ -169,11 +166,6 @@ fn db(step: &str) -> impl Fn(String) -> Failure + '_ {
 }
 
 fn batch(outbox: &impl Outbox, producer: &impl Producer) -> Result<u32, Failure> {
-    if !outbox.try_lock(LOCK_KEY).map_err(db("advisory lock"))? {
-        // Another relay is publishing; it will see these rows too.
-        outbox.rollback().map_err(db("ROLLBACK"))?;
-        return Ok(0);
-    }
     let rows = outbox
         .unpublished(BATCH_SIZE)
         .map_err(db("reading the outbox"))?;
@@ -276,7 +268,6 @@ mod tests {
 
     #[derive(Default)]
     struct FakeOutbox {
-        locked_elsewhere: bool,
         rows: Vec<OutboxRow>,
         fail: Option<&'static str>,
         calls: RefCell<Vec<String>>,
@@ -308,10 +299,6 @@ mod tests {
     impl Outbox for FakeOutbox {
         fn begin(&self) -> Result<(), String> {
             self.step("BEGIN".into())
-        }
-        fn try_lock(&self, key: i64) -> Result<bool, String> {
-            self.step(format!("LOCK {key}"))?;
-            Ok(!self.locked_elsewhere)
         }
         fn unpublished(&self, limit: u32) -> Result<Vec<OutboxRow>, String> {
             self.step(format!("SELECT {limit}"))?;
@@ -443,13 +430,7 @@ mod tests {
         }
         assert_eq!(
             outbox.calls(),
-            [
-                "BEGIN",
-                "LOCK 7365746",
-                "SELECT 200",
-                "PUBLISHED 1",
-                "COMMIT"
-            ]
+            ["BEGIN", "SELECT 200", "PUBLISHED 1", "COMMIT"]
         );
     }
 
@@ -470,13 +451,7 @@ mod tests {
         );
         assert_eq!(
             outbox.calls(),
-            [
-                "BEGIN",
-                "LOCK 7365746",
-                "SELECT 200",
-                "PUBLISHED 4",
-                "COMMIT"
-            ]
+            ["BEGIN", "SELECT 200", "PUBLISHED 4", "COMMIT"]
         );
     }
 
@@ -562,13 +537,7 @@ mod tests {
         );
         assert_eq!(
             outbox.calls(),
-            [
-                "BEGIN",
-                "LOCK 7365746",
-                "SELECT 200",
-                "PUBLISHED 1,2,3",
-                "COMMIT"
-            ]
+            ["BEGIN", "SELECT 200", "PUBLISHED 1,2,3", "COMMIT"]
         );
     }
 
@@ -608,7 +577,6 @@ mod tests {
             outbox.calls(),
             [
                 "BEGIN",
-                "LOCK 7365746",
                 "SELECT 200",
                 "PUBLISHED 1",
                 "ATTEMPTED 2",
@@ -642,28 +610,8 @@ mod tests {
         );
         assert_eq!(
             outbox.calls(),
-            [
-                "BEGIN",
-                "LOCK 7365746",
-                "SELECT 200",
-                "ATTEMPTED 1",
-                "COMMIT"
-            ]
+            ["BEGIN", "SELECT 200", "ATTEMPTED 1", "COMMIT"]
         );
-    }
-
-    #[test]
-    fn another_relay_holding_the_lock_means_nothing_to_do() {
-        let outbox = FakeOutbox {
-            locked_elsewhere: true,
-            ..FakeOutbox::with_rows(vec![row(1, "OrderCreated", "o1")])
-        };
-        let producer = FakeProducer::default();
-
-        assert_eq!(run(&outbox, &producer), Ok(0));
-
-        assert!(producer.sends().is_empty());
-        assert_eq!(outbox.calls(), ["BEGIN", "LOCK 7365746", "ROLLBACK"]);
     }
 
     #[test]
@@ -673,10 +621,7 @@ mod tests {
 
         assert_eq!(run(&outbox, &producer), Ok(0));
 
-        assert_eq!(
-            outbox.calls(),
-            ["BEGIN", "LOCK 7365746", "SELECT 200", "COMMIT"]
-        );
+        assert_eq!(outbox.calls(), ["BEGIN", "SELECT 200", "COMMIT"]);
     }
 
     #[test]
@@ -696,13 +641,7 @@ mod tests {
         assert_eq!(error, "database: marking events published: connection lost");
         assert_eq!(
             outbox.calls(),
-            [
-                "BEGIN",
-                "LOCK 7365746",
-                "SELECT 200",
-                "PUBLISHED 1,2,3",
-                "ROLLBACK"
-            ]
+            ["BEGIN", "SELECT 200", "PUBLISHED 1,2,3", "ROLLBACK"]
         );
         assert_eq!(producer.sends().len(), 3);
     }
@@ -739,7 +678,6 @@ mod tests {
             outbox.calls(),
             [
                 "BEGIN",
-                "LOCK 7365746",
                 "SELECT 200",
                 "PUBLISHED 1,2",
                 "ATTEMPTED 3",

@@ -20,6 +20,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Events one relay run publishes: at most its batch size (200).
+const RELAY_BATCH_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 150.0, 200.0];
+
 /// Instantiating a pre-instantiated component takes microseconds.
 const INSTANTIATION_BUCKETS: &[f64] = &[
     0.000_01, 0.000_025, 0.000_05, 0.0001, 0.000_25, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05,
@@ -39,6 +42,8 @@ pub struct Metrics {
     pub outbox_oldest_age: prometheus::Gauge,
     pub outbox_published: IntCounterVec,
     pub publish_duration: HistogramVec,
+    pub relay_run_duration: HistogramVec,
+    pub relay_run_events: HistogramVec,
     pub amqp_unroutable: IntCounterVec,
     pub db_pool_connections: IntGaugeVec,
 }
@@ -149,6 +154,18 @@ impl Metrics {
                 "Time for a broker to take a message (its confirm or delivery report; in a batch, the whole batch), by broker and outcome",
                 &["broker", "outcome"],
                 LATENCY_BUCKETS,
+            ),
+            relay_run_duration: histogram(
+                "outbox_relay_run_duration_seconds",
+                "Time of one outbox relay run (read, publish to both brokers, mark), by relay component",
+                &["component"],
+                LATENCY_BUCKETS,
+            ),
+            relay_run_events: histogram(
+                "outbox_relay_run_events",
+                "Events one outbox relay run published, by relay component",
+                &["component"],
+                RELAY_BATCH_BUCKETS,
             ),
             amqp_unroutable: counter(
                 "amqp_unroutable_total",

@@ -64,12 +64,22 @@ wait_for_line() {
 
 # Creates a database of its own and starts sales-host on it with the
 # application's spin.toml (or BENCH_MANIFEST's, which then needs --migrations
-# among the arguments); sets host_addr, host_pid and bench_db. Logs at
-# `warn`: a JSON line per request would measure the logger.
+# among the arguments); sets host_addr, host_pid and bench_db.
 start_host() {
     bench_db="sales_bench_$(tr -d '-' </proc/sys/kernel/random/uuid)"
     psql -h 127.0.0.1 -U root -d postgres -qc "CREATE DATABASE $bench_db"
     databases+=("$bench_db")
+    launch_host host "$@"
+}
+
+# launch_host NAME [args...]: starts sales-host on the existing $bench_db,
+# output in $work/NAME.out and .err; sets host_pid (the EXIT trap stops it),
+# host_addr and host_started (the epoch just before the process started).
+# Logs at `warn`: a JSON line per request would measure the logger.
+launch_host() {
+    local name="$1" line
+    shift
+    host_started="$EPOCHREALTIME"
     DATABASE_URL="postgres://root@127.0.0.1:5432/$bench_db" \
         REDIS_URL="$redis_url" \
         RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
@@ -77,11 +87,10 @@ start_host() {
         JWT_SECRET="${JWT_SECRET:-bench-secret}" \
         RUST_LOG="warn,sales_host=info,sales_host::server=warn" \
         target/release/sales-host up --listen 127.0.0.1:0 --manifest "${BENCH_MANIFEST:-spin.toml}" "$@" \
-        >"$work/host.out" 2>"$work/host.err" &
+        >"$work/$name.out" 2>"$work/$name.err" &
     host_pid=$!
     pids+=("$host_pid")
-    local line
-    line="$(wait_for_line "$work/host.out" '"message":"listening"' "$host_pid" 120 sales-host)"
+    line="$(wait_for_line "$work/$name.out" '"message":"listening"' "$host_pid" 120 sales-host)"
     host_addr="$(printf '%s\n' "$line" | sed -nE 's/.*"addr":"([^"]+)".*/\1/p')"
     [[ -n "$host_addr" ]] || die "no \"addr\" in sales-host's line: $line"
 }

@@ -124,30 +124,6 @@ stop_host() {
     pids=("${kept[@]}")
 }
 
-# start_host (lib.sh) always creates a new database; this starts sales-host
-# again on $bench_db, which holds the orders the prefilled run's events are
-# for, with start_host's environment and $work/spin.toml. Output in
-# $work/NAME.out and .err; sets host_pid (so that the EXIT trap stops it),
-# host_addr and host_started (the epoch just before the process is started).
-start_host_again() {
-    local name="$1" line
-    shift
-    host_started="$EPOCHREALTIME"
-    DATABASE_URL="postgres://root@127.0.0.1:5432/$bench_db" \
-        REDIS_URL="$redis_url" \
-        RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
-        KAFKA_BROKERS=127.0.0.1:9092 \
-        JWT_SECRET="${JWT_SECRET:-bench-secret}" \
-        RUST_LOG="warn,sales_host=info,sales_host::server=warn" \
-        target/release/sales-host up --listen 127.0.0.1:0 --manifest "$work/spin.toml" "$@" \
-        >"$work/$name.out" 2>"$work/$name.err" &
-    host_pid=$!
-    pids+=("$host_pid")
-    line="$(wait_for_line "$work/$name.out" '"message":"listening"' "$host_pid" 120 sales-host)"
-    host_addr="$(printf '%s\n' "$line" | sed -nE 's/.*"addr":"([^"]+)".*/\1/p')"
-    [[ -n "$host_addr" ]] || die "no \"addr\" in sales-host's line: $line"
-}
-
 token="$(python3 - "$JWT_SECRET" "$user" <<'PY'
 import base64, hashlib, hmac, json, sys, time
 secret, sub = sys.argv[1], sys.argv[2]
@@ -250,7 +226,7 @@ log "consumer, prefilled: $events status events ($duplicates duplicates) to $shi
 helper consumer-fill --db "$bench_db" --shipped-queue "$shipped_queue" --delivered-queue "$delivered_queue" \
     --events "$events" --duplicates "$duplicates" \
     --orders-out "$work/consumer-orders-prefilled.txt" --out "$work/prefilled-fill.json"
-start_host_again host2 "${host_args[@]}"
+BENCH_MANIFEST="$work/spin.toml" launch_host host2 "${host_args[@]}"
 log "consumer, prefilled: sales-host ($host_pid) started again on $host_addr, database $bench_db"
 helper consumer-drain --db "$bench_db" --shipped-queue "$shipped_queue" --delivered-queue "$delivered_queue" \
     --host-log "$work/host2.out" --host-pid "$host_pid" --host-started "$host_started" \

@@ -435,16 +435,7 @@ impl TestApp {
     pub async fn kill_and_restart(&mut self) {
         let _ = self.process.kill();
         let _ = self.process.wait();
-        let mut options = self.host_options.clone();
-        options
-            .env
-            .push(("JWT_SECRET".to_owned(), self.jwt_secret.clone()));
-        let url = self.database.url();
-        let (process, address, logs, _) =
-            tokio::task::spawn_blocking(move || start_host(options, &url))
-                .await
-                .expect("start_host panicked")
-                .unwrap_or_else(|failure| panic!("the host did not restart: {failure:#?}"));
+        let (process, address, logs) = self.start_another_host("the host did not restart").await;
         self.process = process;
         self.address = address;
         self.logs = logs;
@@ -454,6 +445,17 @@ impl TestApp {
     /// two hosts sharing one outbox and one set of queues. It is killed
     /// when the returned value is dropped.
     pub async fn spawn_peer(&self) -> PeerHost {
+        let (process, address, logs) = self.start_another_host("the peer host did not start").await;
+        PeerHost {
+            process,
+            address,
+            logs,
+        }
+    }
+
+    /// A host on this app's database, options and secret; panics with
+    /// `failed` if it does not start.
+    async fn start_another_host(&self, failed: &'static str) -> (Child, String, Logs) {
         let mut options = self.host_options.clone();
         options
             .env
@@ -463,12 +465,8 @@ impl TestApp {
             tokio::task::spawn_blocking(move || start_host(options, &url))
                 .await
                 .expect("start_host panicked")
-                .unwrap_or_else(|failure| panic!("the peer host did not start: {failure:#?}"));
-        PeerHost {
-            process,
-            address,
-            logs,
-        }
+                .unwrap_or_else(|failure| panic!("{failed}: {failure:#?}"));
+        (process, address, logs)
     }
 
     /// Sends SIGTERM and waits (at most `timeout`) for the host to exit.

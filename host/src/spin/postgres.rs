@@ -117,20 +117,30 @@ impl PgConnection {
     }
 
     /// The statement prepared (and cached on this connection) with its
-    /// parameters converted, ready to run.
+    /// parameters converted, and the pending `BEGIN` to send ahead of it, if
+    /// any: ready to run.
     async fn prepare(
         &mut self,
         statement: &str,
         params: Vec<ParameterValue>,
-    ) -> Result<(tokio_postgres::Statement, Vec<SqlParam>), Error> {
+    ) -> Result<
+        (
+            tokio_postgres::Statement,
+            Vec<SqlParam>,
+            Option<tokio_postgres::Statement>,
+        ),
+        Error,
+    > {
         let params = pg_values::to_sql_params(params)?;
-        match self.client.prepare_cached(statement).await {
-            Ok(prepared) => Ok((prepared, params)),
+        let prepared = match self.client.prepare_cached(statement).await {
+            Ok(prepared) => prepared,
             Err(error) if self.begin_pending => {
-                Err(self.fail_inside_transaction(statement, error).await)
+                return Err(self.fail_inside_transaction(statement, error).await)
             }
-            Err(error) => Err(pg_values::query_error(error)),
-        }
+            Err(error) => return Err(pg_values::query_error(error)),
+        };
+        let begin = self.take_pending_begin().await?;
+        Ok((prepared, params, begin))
     }
 
     /// A statement the server refused while its `BEGIN` was still pending:
@@ -216,12 +226,8 @@ impl wit::HostConnection for GuestState {
                 rows: Vec::new(),
             }));
         }
-        let (prepared, params) = match connection.prepare(&statement, params).await {
+        let (prepared, params, begin) = match connection.prepare(&statement, params).await {
             Ok(ready) => ready,
-            Err(e) => return Ok(Err(e)),
-        };
-        let begin = match connection.take_pending_begin().await {
-            Ok(begin) => begin,
             Err(e) => return Ok(Err(e)),
         };
         let client = &connection.client;
@@ -245,12 +251,8 @@ impl wit::HostConnection for GuestState {
         if connection.plan(&statement, &params) != Plan::Send {
             return Ok(Ok(0));
         }
-        let (prepared, params) = match connection.prepare(&statement, params).await {
+        let (prepared, params, begin) = match connection.prepare(&statement, params).await {
             Ok(ready) => ready,
-            Err(e) => return Ok(Err(e)),
-        };
-        let begin = match connection.take_pending_begin().await {
-            Ok(begin) => begin,
             Err(e) => return Ok(Err(e)),
         };
         let client = &connection.client;

@@ -4,25 +4,23 @@
 //! `processed_events` is written first, so a concurrent delivery of the same
 //! event blocks on that row until the first commits (then finds it, and
 //! stops) or rolls back (then goes ahead). The order is locked `FOR UPDATE`
-//! before the domain decides, so two different events for one order apply
-//! one after the other, each seeing the other's result.
+//! by the same statement, before the domain decides, so two different
+//! events for one order apply one after the other, each seeing the other's
+//! result. An applied event costs three round trips: record and lock, write
+//! the change with its event, commit.
 
 use sales_domain::events::StatusEvent;
 use sales_domain::order::Order;
 use sales_domain::ports::{
     RepositoryError, StatusChange, StatusDecision, StatusEventOutcome, StatusEventStore,
 };
-use spin_sdk::pg4::{Connection, ParameterValue, RowSet};
+use spin_sdk::pg4::{Connection, DbValue, ParameterValue, RowSet};
 
 use super::rows::order_from_row;
 use super::{
     datetime, optional_datetime, outbox_headers, repository_error, uuid, LazyConnection,
     ORDER_COLUMNS,
 };
-
-const RECORD_EVENT: &str = "\
-INSERT INTO processed_events (event_id, event_type, order_id) VALUES ($1, $2, $3)
-ON CONFLICT (event_id) DO NOTHING";
 
 /// The new status and its `OrderStatusChanged` event, in one statement (one
 /// round trip): the event is written only if the order's row was updated,
@@ -36,8 +34,27 @@ WITH changed AS (
 INSERT INTO outbox (event_id, event_type, order_id, payload, headers)
 SELECT $6, $7, order_id, $8, $9 FROM changed";
 
-fn lock_order() -> String {
-    format!("SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1 FOR UPDATE")
+/// Records the event in `processed_events` and locks its order, in one
+/// statement that always answers one row: `recorded` (1 for a new event, 0
+/// for one processed before), then the order's [`ORDER_COLUMNS`], NULL when
+/// the event was not new or no order has its id. The order is read (and
+/// locked) only once the event is recorded: `FOR UPDATE` in READ COMMITTED
+/// returns the newest committed version of the row, whatever the
+/// statement's snapshot.
+fn record_and_lock() -> String {
+    format!(
+        "WITH recorded AS (
+    INSERT INTO processed_events (event_id, event_type, order_id) VALUES ($1, $2, $3)
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+), locked AS MATERIALIZED (
+    SELECT {ORDER_COLUMNS} FROM orders
+    WHERE order_id = $3 AND EXISTS (SELECT 1 FROM recorded)
+    FOR UPDATE
+)
+SELECT (SELECT count(*) FROM recorded)::int4 AS recorded, locked.*
+FROM (VALUES (1)) AS one LEFT JOIN locked ON true"
+    )
 }
 
 pub struct PgStatusEventStore<'a> {
@@ -118,23 +135,32 @@ fn decide_within(
     event: &StatusEvent,
     decide: &dyn Fn(&Order) -> StatusDecision,
 ) -> Result<(End, StatusEventOutcome), RepositoryError> {
-    let recorded = session.execute(
-        RECORD_EVENT,
+    let rows = session.query(
+        &record_and_lock(),
         &[
             ParameterValue::Str(event.event_id.to_string()),
             ParameterValue::Str(event.event_type.as_str().to_owned()),
             uuid(&event.order_id),
         ],
     )?;
-    if recorded == 0 {
-        return Ok((End::Rollback, StatusEventOutcome::AlreadyProcessed));
-    }
-
-    let rows = session.query(&lock_order(), &[uuid(&event.order_id)])?;
-    let Some(row) = rows.rows.first() else {
-        return Ok((End::Rollback, StatusEventOutcome::OrderNotFound));
+    let Some((recorded, order_row)) = rows.rows.first().and_then(|row| row.split_first()) else {
+        return Err(RepositoryError::Other(
+            "recording the event answered no row".to_owned(),
+        ));
     };
-    let (order, _fingerprint) = order_from_row(row)?;
+    match recorded {
+        DbValue::Int32(1) => {}
+        DbValue::Int32(0) => return Ok((End::Rollback, StatusEventOutcome::AlreadyProcessed)),
+        other => {
+            return Err(RepositoryError::Other(format!(
+                "recording the event answered {other:?}"
+            )))
+        }
+    }
+    if matches!(order_row.first(), None | Some(DbValue::DbNull)) {
+        return Ok((End::Rollback, StatusEventOutcome::OrderNotFound));
+    }
+    let (order, _fingerprint) = order_from_row(order_row)?;
 
     let decision = decide(&order);
     let end = match &decision {

@@ -64,17 +64,26 @@ impl Session for FakeSession {
     fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError> {
         let head = self.run(statement, params)?;
         Ok(match head.as_str() {
-            "INSERT INTO processed_events" => u64::from(!self.already_recorded),
             "WITH changed AS" => self.changes_written,
             _ => 0,
         })
     }
 
+    /// The one row of the record-and-lock statement: whether the event was
+    /// new, then the order, or NULLs.
     fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError> {
-        self.run(statement, params)?;
+        let head = self.run(statement, params)?;
+        assert_eq!(head, "WITH recorded AS", "the only query");
+        let order = self
+            .order
+            .clone()
+            .filter(|_| !self.already_recorded)
+            .unwrap_or_else(|| vec![DbValue::DbNull; order_row().len()]);
+        let mut row = vec![DbValue::Int32(i32::from(!self.already_recorded))];
+        row.extend(order);
         Ok(RowSet {
             columns: vec![],
-            rows: self.order.iter().cloned().collect(),
+            rows: vec![row],
         })
     }
 }
@@ -176,16 +185,10 @@ fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_c
     );
     assert_eq!(
         session.statements(),
-        [
-            "BEGIN",
-            "INSERT INTO processed_events",
-            "SELECT order_id, user_id,",
-            "WITH changed AS",
-            "COMMIT",
-        ]
+        ["BEGIN", "WITH recorded AS", "WITH changed AS", "COMMIT"]
     );
     assert_eq!(
-        session.params_of("INSERT INTO processed_events"),
+        session.params_of("WITH recorded AS"),
         debug(&[
             ParameterValue::Str(Uuid::from_u128(7).to_string()),
             ParameterValue::Str("OrderShipped".into()),
@@ -209,8 +212,13 @@ fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_c
 }
 
 #[test]
-fn the_lock_is_taken_with_for_update() {
-    assert!(lock_order().ends_with("WHERE order_id = $1 FOR UPDATE"));
+fn the_order_is_locked_with_for_update_once_the_event_is_recorded() {
+    let statement = record_and_lock();
+    assert!(
+        statement
+            .contains("WHERE order_id = $3 AND EXISTS (SELECT 1 FROM recorded)\n    FOR UPDATE"),
+        "{statement}"
+    );
 }
 
 #[test]
@@ -231,7 +239,7 @@ fn an_event_already_processed_is_rolled_back_without_deciding() {
     assert!(!decided.get());
     assert_eq!(
         session.statements(),
-        ["BEGIN", "INSERT INTO processed_events", "ROLLBACK"]
+        ["BEGIN", "WITH recorded AS", "ROLLBACK"]
     );
 }
 
@@ -262,12 +270,7 @@ fn a_skip_commits_the_processed_event_only() {
     assert_eq!(outcome, StatusEventOutcome::Decided(StatusDecision::Skip));
     assert_eq!(
         session.statements(),
-        [
-            "BEGIN",
-            "INSERT INTO processed_events",
-            "SELECT order_id, user_id,",
-            "COMMIT",
-        ]
+        ["BEGIN", "WITH recorded AS", "COMMIT"]
     );
 }
 
@@ -294,7 +297,7 @@ fn a_refusal_rolls_everything_back() {
 
 #[test]
 fn a_connection_lost_mid_transaction_rolls_back_and_is_unavailable() {
-    for failing in ["INSERT INTO processed_events", "SELECT", "WITH changed"] {
+    for failing in ["WITH recorded", "WITH changed"] {
         let session = FakeSession {
             fail_on: Some(failing),
             ..FakeSession::with_order()

@@ -7,11 +7,15 @@
 #    each OrderCreated arrives, while wrk POSTs /api/v1/orders at the
 #    concurrency of the peak in bench/orders-api.sh (64) for BENCH_DURATION.
 #    Per broker: arrival minus the order's commit, p50/p99/max. The commit
-#    lies between the outbox row's created_at (the statement's now()) and the
-#    moment its 201 reached wrk; the target is judged on the larger figure
-#    (from created_at), and the window between the two is reported as the
-#    error bound. The outbox backlog (published_at IS NULL) is taken at the
-#    start and the end of the load and every second during it.
+#    time is Postgres's own (pg_xact_commit_timestamp of the order's
+#    transaction): the run turns track_commit_timestamp on for itself, which
+#    takes a restart of Postgres before and another after, to put it back
+#    (BENCH_COMMIT_TIMESTAMPS=0: neither). Beside it, as before, arrival from
+#    the outbox row's created_at (the statement's now(), before the commit)
+#    and from the moment its 201 reached wrk (after it); without commit
+#    timestamps the target is judged on the figure from created_at. The
+#    outbox backlog (published_at IS NULL) is taken at the start and the end
+#    of the load and every second during it.
 # 2. Consumer throughput: BENCH_EVENTS OrderShipped/OrderDelivered envelopes
 #    (BENCH_DUPLICATES of them exact duplicates, same event_id and body, each
 #    after its original) to the queues the host consumes, until the host has
@@ -40,7 +44,8 @@
 # BENCH_DRAIN_TIMEOUT (120: seconds to wait for the outbox to empty after
 # the load; events not arrived by then count as never arrived),
 # BENCH_NO_BUILD (set: skip scripts/services.sh and scripts/build.sh, for
-# reruns on an unchanged tree), BENCH_KEEP_LOGS (a directory: the hosts' logs and the raw figures are
+# reruns on an unchanged tree), BENCH_COMMIT_TIMESTAMPS (1; 0: no Postgres
+# restart, arrival from created_at only), BENCH_KEEP_LOGS (a directory: the hosts' logs and the raw figures are
 # copied there at the end).
 BENCH_DURATION="${BENCH_DURATION:-20s}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -64,6 +69,20 @@ install_python_clients() {
 
 if [[ -n "${BENCH_NO_BUILD:-}" ]]; then install_wrk; else prepare; fi
 install_python_clients
+
+# Exact commit times: with track_commit_timestamp on, Postgres keeps each
+# transaction's commit time. The setting takes a server restart, so it is
+# turned on below, before any host connects, and put back at the end.
+pg_cluster="$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -1)"
+pg_restart() {
+    pg_ctlcluster --skip-systemctl-redirect "$pg_cluster" main restart >&2 ||
+        die "pg_ctlcluster $pg_cluster main restart failed"
+    for _ in $(seq 1 150); do
+        psql -h 127.0.0.1 -U root -d postgres -qAtc 'select 1' >/dev/null 2>&1 && return
+        sleep 0.2
+    done
+    die "postgres did not come back after a restart"
+}
 helper() { "$py" "$root/bench/messaging.py" "$@"; }
 psql_bench() { psql -h 127.0.0.1 -U root -d "$bench_db" -X -qAt -c "$1"; }
 
@@ -96,8 +115,26 @@ bench_cleanup() {
         sed 's/^/orders-api:order:/' "$orders" | xargs -r -n 500 redis-cli -h 127.0.0.1 DEL >/dev/null 2>&1 || true
     done
     cleanup
+    if [[ -n "${restore_commit_timestamps:-}" ]]; then
+        log "postgres: track_commit_timestamp back off (a restart)"
+        psql -h 127.0.0.1 -U root -d postgres -qc 'ALTER SYSTEM RESET track_commit_timestamp' || true
+        pg_restart
+    fi
 }
 trap bench_cleanup EXIT
+
+# Before any host connects (a restart would cut its connections).
+commit_timestamps=off
+restore_commit_timestamps=
+if [[ "${BENCH_COMMIT_TIMESTAMPS:-1}" != 0 ]]; then
+    if [[ "$(psql -h 127.0.0.1 -U root -d postgres -qAtc 'SHOW track_commit_timestamp')" != on ]]; then
+        log "postgres: track_commit_timestamp on for this run (a restart now, another at the end)"
+        restore_commit_timestamps=1
+        psql -h 127.0.0.1 -U root -d postgres -qc 'ALTER SYSTEM SET track_commit_timestamp = on'
+        pg_restart
+    fi
+    commit_timestamps=on
+fi
 
 JWT_SECRET="bench-secret-$RANDOM$RANDOM"
 runtime_config=()
@@ -204,7 +241,7 @@ helper report --db "$bench_db" --after-id "$after_id" --times-dir "$BENCH_TIMES_
     --amqp "$work/amqp.txt" --kafka "$work/kafka.txt" --backlog "$work/backlog.txt" \
     --load-start "$load_start" --load-end "$load_end" \
     --backlog-start "$backlog_start" --backlog-end "$backlog_end" "${drained_arg[@]}" \
-    --out "$work/arrival.json"
+    --commit-timestamps "$commit_timestamps" --out "$work/arrival.json"
 
 # 2. Consumer throughput. a. live: published while the host consumes.
 log "consumer, live: $events status events ($duplicates duplicates) to $shipped_queue and $delivered_queue"

@@ -762,7 +762,13 @@ def summary(args):
     missing = a["brokers"]["kafka"]["missing"] + a["brokers"]["rabbitmq"]["missing"]
     verdict = lambda ok: "met" if ok else "NOT met"
     judged = "from the commit" if basis == "from_commit_ms" else "from created_at"
-    print(f"target p99 < 100 ms ({judged}): RabbitMQ {num(rmax).strip()} ms {verdict(rmax < 100)}, "
+    acked = a.get("published_at_minus_commit_ms" if basis == "from_commit_ms" else "published_at_minus_created_ms")
+    # Arrival on a broker is its acknowledgement (published_at is set after
+    # both); a listener sees the event later by its own polling (tansu sleeps
+    # a fetch's whole max wait before answering), so both are judged.
+    print(f"target p99 < 100 ms ({judged}): acknowledged by both brokers (published_at) "
+          f"{num(acked['p99']).strip()} ms {verdict(acked['p99'] < 100)}; seen by the listeners: "
+          f"RabbitMQ {num(rmax).strip()} ms {verdict(rmax < 100)}, "
           f"Kafka {num(kmax).strip()} ms {verdict(kmax < 100)}"
           + (f" ({missing} broker deliveries not arrived by the end of the wait)" if missing else ""))
     flat = b["end"] <= max(b["start"], 0) + max(50, rps * 0.05) and drained is not None

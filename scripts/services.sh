@@ -241,6 +241,18 @@ install_tansu() {
   find_tansu || die "cargo install succeeded but no tansu binary in PATH or ~/.cargo/bin"
 }
 
+# Replaces this (sub)shell with "$@", holding no descriptor beyond stdin,
+# stdout and stderr: a daemon must not keep its starter's files open, such
+# as the lock of a `flock FILE scripts/...` that started it.
+without_inherited_fds() {
+  local fd
+  for fd in /proc/self/fd/*; do
+    fd="${fd##*/}"
+    if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
+  exec "$@"
+}
+
 ensure_tansu() {
   SERVICE=tansu
   local state=ok pid out blog="$TMP/tansu.log" parts
@@ -254,8 +266,8 @@ ensure_tansu() {
   esac
   if ! port_open 9092; then
     # setsid + nohup + disown + no inherited fds: outlives this script and its caller's pipes
-    nohup setsid "$TANSU" broker --listener-url "$TANSU_URL" --advertised-listener-url "$TANSU_URL" \
-      --storage-engine memory://tansu/ </dev/null >"$blog" 2>&1 &
+    (without_inherited_fds nohup setsid "$TANSU" broker --listener-url "$TANSU_URL" \
+      --advertised-listener-url "$TANSU_URL" --storage-engine memory://tansu/) </dev/null >"$blog" 2>&1 &
     pid=$!
     disown "$pid" 2>/dev/null || true
     local i

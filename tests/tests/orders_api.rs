@@ -678,6 +678,10 @@ async fn broken_product_service(answer_500: bool) -> u16 {
 }
 
 async fn app_with_product_service(port: u16) -> TestApp {
+    app_with_product_service_timeout(port, 300).await
+}
+
+async fn app_with_product_service_timeout(port: u16, timeout_ms: u32) -> TestApp {
     TestApp::spawn_with(
         TestAppOptions::default()
             .env(
@@ -688,7 +692,7 @@ async fn app_with_product_service(port: u16) -> TestApp {
                 "PRODUCT_SERVICE_ORIGIN",
                 &format!("http://127.0.0.1:{port}"),
             )
-            .env("PRODUCT_SERVICE_TIMEOUT_MS", "300"),
+            .env("PRODUCT_SERVICE_TIMEOUT_MS", &timeout_ms.to_string()),
     )
     .await
     .unwrap_or_else(|f| panic!("{f:#?}"))
@@ -717,4 +721,79 @@ async fn a_product_service_answering_5xx_is_503() {
     assert_eq!(answer.status, 503);
     assert_eq!(answer.error_codes(), ["PRODUCT_SERVICE_UNAVAILABLE"]);
     assert_eq!(app.database.query("SELECT count(*) FROM orders"), "0");
+}
+
+fn redis_cli(args: &[&str]) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-h", "127.0.0.1"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A request that outlives its claim (say it expired while the product
+/// service hung) must not drop the claim another request took since: its
+/// failure releases the key only while the key still holds its own claim.
+#[tokio::test]
+async fn a_failed_request_releases_its_own_idempotency_claim_and_no_other() {
+    let app = app_with_product_service_timeout(broken_product_service(false).await, 1500).await;
+    let shopper = Shopper::new(&app, 5).await;
+
+    // Unchallenged, a failed request takes its claim away, so the client
+    // can retry at once.
+    let order = shopper.order(1);
+    let key = format!(
+        "orders-api:idempotency:{}:{}",
+        shopper.user,
+        order["idempotency_key"].as_str().unwrap()
+    );
+    let failed = create(&app, &shopper, &order).await;
+    assert_eq!(failed.status, 503);
+    assert_eq!(redis_cli(&["EXISTS", &key]), "0", "its own claim released");
+
+    // Challenged: while the request waits on the product service, its claim
+    // is replaced by another request's.
+    let order = shopper.order(1);
+    let key = format!(
+        "orders-api:idempotency:{}:{}",
+        shopper.user,
+        order["idempotency_key"].as_str().unwrap()
+    );
+    let request = {
+        let (app_url, token, body) = (
+            app.url("/api/v1/orders"),
+            shopper.token.clone(),
+            order.to_string(),
+        );
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(app_url)
+                .bearer_auth(token)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_millis(1200);
+    while redis_cli(&["EXISTS", &key]) != "1" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the request never claimed its key"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let theirs = r#"{"state":"in_flight","fingerprint":"another","claim":"another-request"}"#;
+    assert_eq!(redis_cli(&["SET", &key, theirs, "EX", "30"]), "OK");
+
+    assert_eq!(request.await.unwrap(), 503);
+    assert_eq!(
+        redis_cli(&["GET", &key]),
+        theirs,
+        "the other request's claim is left alone"
+    );
 }

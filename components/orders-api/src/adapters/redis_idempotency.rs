@@ -2,6 +2,13 @@
 //! claim taken atomically (`SET NX EX`), replaced by the completed response,
 //! kept for 24 hours. Redis answers most retries fast; when it is away the
 //! store says `Unavailable` and the database's unique constraint decides.
+//!
+//! Each claim carries a token of its own, and a request releases the key
+//! only while it still holds its own claim (compare and delete, in one Lua
+//! script): a request that outlived its claim must not drop the claim another
+//! request took since.
+
+use std::cell::RefCell;
 
 use sales_domain::ids::UserId;
 use sales_domain::order::IdempotencyKey;
@@ -19,11 +26,20 @@ const IN_FLIGHT_SECONDS: i64 = 30;
 /// the database keeps the order itself for good).
 const COMPLETED_SECONDS: i64 = 24 * 60 * 60;
 
+/// Deletes KEYS[1] only while it holds ARGV[1], the claim this request
+/// wrote; answers how many keys it deleted.
+const RELEASE_OWN_CLAIM: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then \
+     return redis.call('DEL', KEYS[1]) else return 0 end";
+
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 enum Record {
     InFlight {
         fingerprint: String,
+        /// Which request holds the claim (records from before tokens have
+        /// none, and are released by no one: they expire).
+        #[serde(default)]
+        claim: String,
     },
     Completed {
         fingerprint: String,
@@ -34,12 +50,15 @@ enum Record {
 
 pub struct RedisIdempotencyStore {
     redis: LazyRedis,
+    /// The value this request's claim was written with, while it holds one.
+    held: RefCell<Option<Vec<u8>>>,
 }
 
 impl RedisIdempotencyStore {
     pub fn new(address: &str) -> Self {
         Self {
             redis: LazyRedis::new(address),
+            held: RefCell::new(None),
         }
     }
 }
@@ -53,9 +72,8 @@ fn binary(text: impl Into<Vec<u8>>) -> RedisParameter {
 }
 
 impl RedisIdempotencyStore {
-    fn set(&self, key: &str, record: &Record, seconds: i64, only_if_absent: bool) -> Option<bool> {
+    fn set(&self, key: &str, json: &[u8], seconds: i64, only_if_absent: bool) -> Option<bool> {
         let redis = self.redis.get()?;
-        let json = serde_json::to_vec(record).ok()?;
         let mut arguments = vec![
             binary(key),
             binary(json),
@@ -99,19 +117,26 @@ impl IdempotencyStore for RedisIdempotencyStore {
         let redis_key = record_key(user, key);
         let claim = Record::InFlight {
             fingerprint: fingerprint.to_owned(),
+            claim: uuid::Uuid::new_v4().to_string(),
+        };
+        let Ok(claim) = serde_json::to_vec(&claim) else {
+            return Claim::Unavailable;
         };
         // The record can expire between a failed SET NX and the GET that
         // follows: one more round settles it.
         for _ in 0..2 {
             match self.set(&redis_key, &claim, IN_FLIGHT_SECONDS, true) {
                 None => return Claim::Unavailable,
-                Some(true) => return Claim::Claimed,
+                Some(true) => {
+                    self.held.replace(Some(claim));
+                    return Claim::Claimed;
+                }
                 Some(false) => {}
             }
             match self.read(&redis_key) {
                 None => return Claim::Unavailable,
                 Some(None) => continue,
-                Some(Some(Record::InFlight { fingerprint })) => {
+                Some(Some(Record::InFlight { fingerprint, .. })) => {
                     return Claim::InFlight { fingerprint }
                 }
                 Some(Some(Record::Completed {
@@ -131,19 +156,31 @@ impl IdempotencyStore for RedisIdempotencyStore {
     }
 
     fn complete(&self, user: &UserId, key: &IdempotencyKey, response: &StoredResponse) {
+        // The response is the key's answer whoever holds the claim now: a
+        // retry is owed it.
+        self.held.replace(None);
         let record = Record::Completed {
             fingerprint: response.fingerprint.clone(),
             status: response.status,
             body: String::from_utf8_lossy(&response.body).into_owned(),
         };
-        self.set(&record_key(user, key), &record, COMPLETED_SECONDS, false);
+        if let Ok(json) = serde_json::to_vec(&record) {
+            self.set(&record_key(user, key), &json, COMPLETED_SECONDS, false);
+        }
     }
 
     fn release(&self, user: &UserId, key: &IdempotencyKey) {
-        if let Some(redis) = self.redis.get() {
-            if let Err(error) = redis.del(&[record_key(user, key)]) {
-                eprintln!("idempotency claim release failed: {error:?}");
-            }
+        let (Some(claim), Some(redis)) = (self.held.take(), self.redis.get()) else {
+            return;
+        };
+        let arguments = [
+            binary(RELEASE_OWN_CLAIM),
+            RedisParameter::Int64(1),
+            binary(record_key(user, key)),
+            RedisParameter::Binary(claim),
+        ];
+        if let Err(error) = redis.execute("EVAL", &arguments) {
+            eprintln!("idempotency claim release failed: {error:?}");
         }
     }
 }

@@ -3,6 +3,10 @@
 //! component and answering the same JSON body. Comparing the two measures
 //! what the sandbox costs.
 //!
+//! `GET /headers` answers the request's headers as a JSON object, with no
+//! I/O: the same work as the probe guest's `/probe/headers`, for the floor
+//! of the sandbox's cost (what a component that does next to nothing costs).
+//!
 //! Usage: `native-baseline [--listen ADDR]` (default 127.0.0.1:3001), Redis at
 //! `REDIS_URL` (default redis://127.0.0.1:6379). Prints
 //! `listening on ADDR` once it accepts connections.
@@ -73,6 +77,9 @@ async fn handle(
     request: Request<Incoming>,
     mut redis: ConnectionManager,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    if request.method() == Method::GET && request.uri().path() == "/headers" {
+        return Ok(json(StatusCode::OK, headers_body(request.headers())));
+    }
     let id = match (request.method(), product_id(request.uri().path())) {
         (&Method::GET, Some(Ok(id))) => id,
         (&Method::GET, Some(Err(()))) => {
@@ -132,6 +139,20 @@ fn product_id(path: &str) -> Option<Result<Uuid, ()>> {
 }
 
 /// The component's body, fields in the same order (`json!` would sort them).
+/// The headers as a JSON object; a repeated header joined with ", ".
+fn headers_body(headers: &hyper::HeaderMap) -> String {
+    let mut object = serde_json::Map::new();
+    for (name, value) in headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let joined = match object.remove(name.as_str()) {
+            Some(serde_json::Value::String(earlier)) => format!("{earlier}, {value}"),
+            _ => value,
+        };
+        object.insert(name.as_str().to_owned(), serde_json::Value::String(joined));
+    }
+    serde_json::Value::Object(object).to_string()
+}
+
 fn product_body(id: Uuid, quantity: u64) -> String {
     format!(
         r#"{{"product_id":"{}","available_quantity":{quantity}}}"#,
@@ -161,6 +182,19 @@ fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn headers_are_answered_as_an_object_with_repeats_joined() {
+        let mut headers = hyper::HeaderMap::new();
+        headers.append("accept", "*/*".parse().unwrap());
+        headers.append("x-twice", "a".parse().unwrap());
+        headers.append("x-twice", "b".parse().unwrap());
+        let body: serde_json::Value = serde_json::from_str(&headers_body(&headers)).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"accept": "*/*", "x-twice": "a, b"})
+        );
+    }
 
     const ID: &str = "0b9f5c3e-8f43-4d0a-9d6e-2a1c3b4d5e6f";
 

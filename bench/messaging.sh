@@ -83,13 +83,14 @@ pg_restart() {
         pg_ctlcluster --skip-systemctl-redirect "$pg_cluster" main restart >&2 ||
         die "pg_ctlcluster $pg_cluster main restart failed"
     for _ in $(seq 1 150); do
-        psql -h 127.0.0.1 -U root -d postgres -qAtc 'select 1' >/dev/null 2>&1 && return
+        psql_server 'select 1' >/dev/null 2>&1 && return
         sleep 0.2
     done
     die "postgres did not come back after a restart"
 }
 helper() { "$py" "$root/bench/messaging.py" "$@"; }
 psql_bench() { psql -h 127.0.0.1 -U root -d "$bench_db" -X -qAt -c "$1"; }
+psql_server() { psql -h 127.0.0.1 -U root -d postgres -X -qAt -c "$1"; }
 
 # The application's manifest with its consumed queues renamed for this run
 # and its sources absolute (it lives in $work).
@@ -122,7 +123,7 @@ bench_cleanup() {
     cleanup
     if [[ -n "${restore_commit_timestamps:-}" ]]; then
         log "postgres: track_commit_timestamp back off (a restart)"
-        psql -h 127.0.0.1 -U root -d postgres -qc 'ALTER SYSTEM RESET track_commit_timestamp' || true
+        psql_server 'ALTER SYSTEM RESET track_commit_timestamp' || true
         pg_restart
     fi
 }
@@ -145,10 +146,10 @@ fi
 commit_timestamps=off
 restore_commit_timestamps=
 if [[ "${BENCH_COMMIT_TIMESTAMPS:-1}" != 0 ]]; then
-    if [[ "$(psql -h 127.0.0.1 -U root -d postgres -qAtc 'SHOW track_commit_timestamp')" != on ]]; then
+    if [[ "$(psql_server 'SHOW track_commit_timestamp')" != on ]]; then
         log "postgres: track_commit_timestamp on for this run (a restart now, another at the end)"
         restore_commit_timestamps=1
-        psql -h 127.0.0.1 -U root -d postgres -qc 'ALTER SYSTEM SET track_commit_timestamp = on'
+        psql_server 'ALTER SYSTEM SET track_commit_timestamp = on'
         pg_restart
     fi
     commit_timestamps=on

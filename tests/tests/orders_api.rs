@@ -86,6 +86,16 @@ impl Shopper {
         }
     }
 
+    /// The Redis key of the idempotency record of `order`, one of this
+    /// shopper's.
+    fn idempotency_record(&self, order: &Value) -> String {
+        format!(
+            "orders-api:idempotency:{}:{}",
+            self.user,
+            order["idempotency_key"].as_str().unwrap()
+        )
+    }
+
     fn order(&self, quantity: u32) -> Value {
         json!({
             "idempotency_key": Uuid::new_v4().to_string(),
@@ -102,6 +112,15 @@ async fn create(app: &TestApp, shopper: &Shopper, body: &Value) -> Answer {
         app.track_redis_key(format!("orders-api:order:{id}"));
     }
     answer
+}
+
+fn redis_cli(args: &[&str]) -> String {
+    let output = std::process::Command::new("redis-cli")
+        .args(["-h", "127.0.0.1"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 #[tokio::test]
@@ -161,16 +180,10 @@ async fn a_created_order_reads_back_in_full() {
     // The second read is served from the cache, identically.
     let cached = get_order(&app, &shopper.token, id).await;
     assert_eq!(cached.bytes, read.bytes);
-    let exists = std::process::Command::new("redis-cli")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "EXISTS",
-            &format!("orders-api:order:{id}"),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&exists.stdout).trim(), "1");
+    assert_eq!(
+        redis_cli(&["EXISTS", &format!("orders-api:order:{id}")]),
+        "1"
+    );
 }
 
 #[tokio::test]
@@ -464,15 +477,7 @@ async fn a_replay_survives_the_idempotency_cache_forgetting_the_key() {
     let shopper = Shopper::new(&app, 5).await;
     let order = shopper.order(1);
     let first = create(&app, &shopper, &order).await;
-    std::process::Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "DEL"])
-        .arg(format!(
-            "orders-api:idempotency:{}:{}",
-            shopper.user,
-            order["idempotency_key"].as_str().unwrap()
-        ))
-        .output()
-        .unwrap();
+    redis_cli(&["DEL", &shopper.idempotency_record(&order)]);
 
     let again = create(&app, &shopper, &order).await;
     assert_eq!(again.status, 201);
@@ -723,15 +728,6 @@ async fn a_product_service_answering_5xx_is_503() {
     assert_eq!(app.database.query("SELECT count(*) FROM orders"), "0");
 }
 
-fn redis_cli(args: &[&str]) -> String {
-    let output = std::process::Command::new("redis-cli")
-        .args(["-h", "127.0.0.1"])
-        .args(args)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
 /// A request that outlives its claim (say it expired while the product
 /// service hung) must not drop the claim another request took since: its
 /// failure releases the key only while the key still holds its own claim.
@@ -743,54 +739,30 @@ async fn a_failed_request_releases_its_own_idempotency_claim_and_no_other() {
     // Unchallenged, a failed request takes its claim away, so the client
     // can retry at once.
     let order = shopper.order(1);
-    let key = format!(
-        "orders-api:idempotency:{}:{}",
-        shopper.user,
-        order["idempotency_key"].as_str().unwrap()
-    );
     let failed = create(&app, &shopper, &order).await;
     assert_eq!(failed.status, 503);
+    let key = shopper.idempotency_record(&order);
     assert_eq!(redis_cli(&["EXISTS", &key]), "0", "its own claim released");
 
     // Challenged: while the request waits on the product service, its claim
     // is replaced by another request's.
     let order = shopper.order(1);
-    let key = format!(
-        "orders-api:idempotency:{}:{}",
-        shopper.user,
-        order["idempotency_key"].as_str().unwrap()
-    );
-    let request = {
-        let (app_url, token, body) = (
-            app.url("/api/v1/orders"),
-            shopper.token.clone(),
-            order.to_string(),
-        );
-        tokio::spawn(async move {
-            reqwest::Client::new()
-                .post(app_url)
-                .bearer_auth(token)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
-        })
-    };
-    let deadline = std::time::Instant::now() + Duration::from_millis(1200);
-    while redis_cli(&["EXISTS", &key]) != "1" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the request never claimed its key"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let key = shopper.idempotency_record(&order);
     let theirs = r#"{"state":"in_flight","fingerprint":"another","claim":"another-request"}"#;
-    assert_eq!(redis_cli(&["SET", &key, theirs, "EX", "30"]), "OK");
+    let take_over = async {
+        let deadline = std::time::Instant::now() + Duration::from_millis(1200);
+        while redis_cli(&["EXISTS", &key]) != "1" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the request never claimed its key"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(redis_cli(&["SET", &key, theirs, "EX", "30"]), "OK");
+    };
+    let (failed, ()) = tokio::join!(create(&app, &shopper, &order), take_over);
 
-    assert_eq!(request.await.unwrap(), 503);
+    assert_eq!(failed.status, 503);
     assert_eq!(
         redis_cli(&["GET", &key]),
         theirs,

@@ -12,7 +12,7 @@
 # Settings (environment): BENCH_DURATION (10s), BENCH_THREADS (2).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-prepare
+if [[ -n "${BENCH_NO_BUILD:-}" ]]; then install_wrk; else prepare; fi
 JWT_SECRET="bench-secret-$RANDOM$RANDOM"
 start_host
 
@@ -53,9 +53,11 @@ rss_kib="$(ps -o rss= -p "$host_pid" | tr -d ' ')"
 kill "$host_pid"
 wait "$host_pid" 2>/dev/null || true
 
-# The same statement the component runs, straight into the same database.
+# The same statements the component runs, straight into the same database:
+# the order with its outbox row, then the relay's wake (migration 0005).
 cat >"$work/insert.sql" <<SQL
 WITH new_order AS (INSERT INTO orders (order_id, user_id, product_id, quantity, status, idempotency_key, request_fingerprint, created_at, updated_at) VALUES (gen_random_uuid(), '$user', '$product', 1, 'Pending Shipment', gen_random_uuid()::text, 'pgbench', now(), now()) RETURNING order_id) INSERT INTO outbox (event_id, event_type, order_id, payload) SELECT gen_random_uuid(), 'OrderCreated', order_id, '{"event_type":"OrderCreated"}'::jsonb FROM new_order;
+SELECT wake_outbox_relay();
 SQL
 for c in 16 64; do
     log "pgbench -c$c -j$threads -T${duration%s}"

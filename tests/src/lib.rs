@@ -41,6 +41,8 @@ pub struct TestAppOptions {
     pub args: Vec<String>,
     /// Replaces every AMQP trigger's retry delays (tests shorten them).
     pub retry_delays_ms: Option<Vec<u64>>,
+    /// Replaces every outbox trigger's safety-net interval.
+    pub outbox_interval_ms: Option<u64>,
 }
 
 impl Default for TestAppOptions {
@@ -51,6 +53,7 @@ impl Default for TestAppOptions {
             remove_env: Vec::new(),
             args: Vec::new(),
             retry_delays_ms: None,
+            outbox_interval_ms: None,
         }
     }
 }
@@ -87,12 +90,17 @@ impl TestAppOptions {
         self.retry_delays_ms = Some(delays.to_vec());
         self
     }
+
+    pub fn outbox_interval_ms(mut self, interval: u64) -> Self {
+        self.outbox_interval_ms = Some(interval);
+        self
+    }
 }
 
 /// The manifest a test host runs: `options.manifest` with every AMQP queue
 /// renamed `<queue>.<suffix>` (parallel test hosts must not consume each
-/// other's messages), sources made absolute, and retry delays replaced when
-/// asked. Returns its path and the renamed queues.
+/// other's messages), sources made absolute, and retry delays and the
+/// outbox interval replaced when asked. Returns its path and the renamed queues.
 fn test_manifest(options: &TestAppOptions, suffix: &str) -> (PathBuf, Vec<String>) {
     let text = std::fs::read_to_string(&options.manifest).expect("reading the manifest");
     let dir = options
@@ -112,6 +120,11 @@ fn test_manifest(options: &TestAppOptions, suffix: &str) -> (PathBuf, Vec<String
             queues.push(queue);
         } else if options.retry_delays_ms.is_some() && trimmed.starts_with("retry_delays_ms") {
             continue;
+        } else if let (Some(interval), true) = (
+            options.outbox_interval_ms,
+            trimmed.starts_with("interval_ms ="),
+        ) {
+            out.push_str(&format!("interval_ms = {interval}\n"));
         } else if let Some(rest) = trimmed.strip_prefix("source = \"") {
             out.push_str(&format!("source = \"{}/{rest}\n", dir.display()));
         } else {

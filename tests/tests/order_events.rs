@@ -144,6 +144,35 @@ async fn shipped_then_delivered_moves_the_order_and_records_each_change() {
     );
 }
 
+/// An applied event's `OrderStatusChanged` leaves on the commit's wake, not
+/// at the relay's next interval run (ten minutes here): it is published
+/// within seconds.
+#[tokio::test]
+async fn an_applied_events_commit_wakes_the_relay_without_waiting_for_its_interval() {
+    let app = TestApp::spawn_with(TestAppOptions::default().outbox_interval_ms(600_000))
+        .await
+        .unwrap();
+    let order = insert_order(&app);
+
+    let (shipped_id, body) = envelope(
+        "OrderShipped",
+        &order,
+        json!({"shipped_at": "2026-11-24T11:00:00.000Z"}),
+    );
+    publish(queue(&app, "orders.shipped"), &shipped_id, body).await;
+    wait_for(
+        "OrderStatusChanged published",
+        Duration::from_secs(10),
+        || {
+            app.database.query(&format!(
+                "SELECT count(*) FROM outbox WHERE order_id = '{order}' \
+                 AND event_type = 'OrderStatusChanged' AND published_at IS NOT NULL"
+            )) == "1"
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_duplicate_event_is_applied_once() {
     let app = TestApp::spawn().await;

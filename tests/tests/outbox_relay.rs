@@ -1,5 +1,6 @@
 //! Published events through the real path: POST -> orders-api writes the
-//! order and its outbox row -> Postgres NOTIFY -> sales-host runs the
+//! order and its outbox row, then wakes the relay (Postgres NOTIFY, after the
+//! commit) -> sales-host runs the
 //! outbox-relay component -> RabbitMQ (`orders.created` / `order.created`)
 //! and Kafka (`order-events`, keyed by order id).
 
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::Message as _;
-use sales_api_tests::{TestApp, AMQP_URL};
+use sales_api_tests::{TestApp, TestAppOptions, AMQP_URL};
 use sales_brokers::amqp::{AmqpConsumer, AmqpPublisher};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -95,6 +96,30 @@ async fn order_created_reaches_rabbitmq_with_the_contracts_properties() {
     }
 }
 
+/// The relay is woken by the writer's commit, not by its interval: with the
+/// interval at ten minutes, a new order's event is still published (both
+/// brokers acknowledged it) within seconds.
+#[tokio::test]
+async fn an_orders_commit_wakes_the_relay_without_waiting_for_its_interval() {
+    let app = TestApp::spawn_with(TestAppOptions::default().outbox_interval_ms(600_000))
+        .await
+        .unwrap();
+    let order_id = take_order(&app).await;
+    let event_id = outbox_event_id(&app, &order_id);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.database.query(&format!(
+        "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = '{event_id}'"
+    )) != "t"
+    {
+        assert!(
+            Instant::now() < deadline,
+            "OrderCreated not published within 10 s: the relay was not woken"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn order_created_reaches_kafka_keyed_by_order_id() {
     let app = TestApp::spawn().await;
@@ -131,7 +156,8 @@ async fn order_created_reaches_kafka_keyed_by_order_id() {
 /// Two hosts, each running several relays at once, share one outbox: every
 /// event reaches Kafka, and each order's events arrive in the order they
 /// were written. The events are written straight into the outbox, a few
-/// orders per transaction, so that relays wake on many commits and overlap
+/// orders per transaction, each commit followed by the wake the writers send
+/// (migration 0005), so that relays wake on many commits and overlap
 /// (`OrderStatusChanged` only, which goes to Kafka alone: no other test's
 /// RabbitMQ queue sees them).
 #[tokio::test]
@@ -183,6 +209,7 @@ async fn relays_of_two_hosts_keep_each_orders_events_in_order() {
                 "INSERT INTO outbox (event_id, event_type, order_id, payload) VALUES {}",
                 rows.join(", ")
             ));
+            app.database.query("SELECT wake_outbox_relay()");
         }
     }
 

@@ -12,7 +12,7 @@ use chrono::{Datelike, Timelike};
 use sales_domain::correlation::Correlation;
 use sales_domain::ports::RepositoryError;
 use sales_domain::time::Timestamp;
-use spin_sdk::pg4::{Connection, ParameterValue, PgError, QueryError};
+use spin_sdk::pg4::{Connection, ParameterValue, PgError, QueryError, RowSet};
 
 pub use orders::PgOrderRepository;
 pub use status_events::PgStatusEventStore;
@@ -45,6 +45,36 @@ impl<'a> LazyConnection<'a> {
         }
         let connection = Connection::open(self.address).map_err(repository_error)?;
         Ok(self.connection.get_or_init(|| connection))
+    }
+}
+
+/// The statements the adapters need, errors already in domain terms, so
+/// that a transaction's sequence can be tested without a database.
+trait Session {
+    fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError>;
+    fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError>;
+}
+
+impl Session for Connection {
+    fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError> {
+        Connection::execute(self, statement, params).map_err(repository_error)
+    }
+
+    fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError> {
+        Connection::query(self, statement, params).map_err(repository_error)
+    }
+}
+
+/// Migration 0005's function, called once outbox rows have committed.
+const WAKE_OUTBOX_RELAY: &str = "SELECT wake_outbox_relay()";
+
+/// Wakes the outbox relay after a commit that wrote outbox rows: a NOTIFY
+/// inside the writing transaction would serialise every such commit
+/// (migration 0005 says how). Best effort: the rows are committed, and a
+/// lost wake only delays them until the relay's interval run.
+fn wake_outbox_relay(session: &dyn Session) {
+    if let Err(error) = session.execute(WAKE_OUTBOX_RELAY, &[]) {
+        eprintln!("waking the outbox relay failed, its interval run will publish: {error:?}");
     }
 }
 

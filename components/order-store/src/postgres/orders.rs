@@ -2,7 +2,8 @@
 //!
 //! An order and its `OrderCreated` outbox row are written by ONE statement
 //! (a data-modifying CTE is atomic): no order without its event, no event
-//! without its order, in one round trip.
+//! without its order, in one round trip; a second one, once it has
+//! committed, wakes the outbox relay.
 
 use sales_domain::correlation::Correlation;
 use sales_domain::events::EventEnvelope;
@@ -12,7 +13,10 @@ use sales_domain::ports::{OrderRepository, RepositoryError};
 use spin_sdk::pg4::ParameterValue;
 
 use super::rows::order_from_row;
-use super::{datetime, outbox_headers, repository_error, uuid, LazyConnection, ORDER_COLUMNS};
+use super::{
+    datetime, outbox_headers, repository_error, uuid, wake_outbox_relay, LazyConnection,
+    ORDER_COLUMNS,
+};
 
 const INSERT_ORDER_WITH_EVENT: &str = "\
 WITH new_order AS (
@@ -72,10 +76,11 @@ impl OrderRepository for PgOrderRepository<'_> {
             ParameterValue::Jsonb(event.to_json().into_bytes()),
             outbox_headers(correlation),
         ];
-        self.connection
-            .get()?
+        let connection = self.connection.get()?;
+        connection
             .execute(INSERT_ORDER_WITH_EVENT, &params)
             .map_err(repository_error)?;
+        wake_outbox_relay(connection);
         Ok(())
     }
 

@@ -7,18 +7,19 @@
 //! by the same statement, before the domain decides, so two different
 //! events for one order apply one after the other, each seeing the other's
 //! result. An applied event costs three round trips: record and lock, write
-//! the change with its event, commit.
+//! the change with its event, commit; then one more, after the commit, to
+//! wake the outbox relay.
 
 use sales_domain::events::StatusEvent;
 use sales_domain::order::Order;
 use sales_domain::ports::{
     RepositoryError, StatusChange, StatusDecision, StatusEventOutcome, StatusEventStore,
 };
-use spin_sdk::pg4::{Connection, DbValue, ParameterValue, RowSet};
+use spin_sdk::pg4::{DbValue, ParameterValue};
 
 use super::rows::order_from_row;
 use super::{
-    datetime, optional_datetime, outbox_headers, repository_error, uuid, LazyConnection,
+    datetime, optional_datetime, outbox_headers, uuid, wake_outbox_relay, LazyConnection, Session,
     ORDER_COLUMNS,
 };
 
@@ -79,23 +80,6 @@ impl StatusEventStore for PgStatusEventStore<'_> {
     }
 }
 
-/// The statements a transaction needs, errors already in domain terms, so
-/// that its sequence can be tested without a database.
-trait Session {
-    fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError>;
-    fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError>;
-}
-
-impl Session for Connection {
-    fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError> {
-        Connection::execute(self, statement, params).map_err(repository_error)
-    }
-
-    fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError> {
-        Connection::query(self, statement, params).map_err(repository_error)
-    }
-}
-
 /// How the transaction ends.
 enum End {
     Commit,
@@ -120,6 +104,12 @@ fn apply_in_transaction(
             if let Err(error) = session.execute("COMMIT", &[]) {
                 rollback(session);
                 return Err(error);
+            }
+            if matches!(
+                outcome,
+                StatusEventOutcome::Decided(StatusDecision::Apply(_))
+            ) {
+                wake_outbox_relay(session);
             }
         }
         // Nothing was written that matters, so a failed rollback changes

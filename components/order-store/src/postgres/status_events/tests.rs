@@ -7,7 +7,7 @@ use sales_domain::events::{EventEnvelope, EventType};
 use sales_domain::ids::{OrderId, ProductId, UserId};
 use sales_domain::order::{IdempotencyKey, OrderStatus, Quantity, TransitionError};
 use sales_domain::time::Timestamp;
-use spin_sdk::pg4::DbValue;
+use spin_sdk::pg4::{DbValue, RowSet};
 use uuid::Uuid;
 
 use super::*;
@@ -185,7 +185,13 @@ fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_c
     );
     assert_eq!(
         session.statements(),
-        ["BEGIN", "WITH recorded AS", "WITH changed AS", "COMMIT"]
+        [
+            "BEGIN",
+            "WITH recorded AS",
+            "WITH changed AS",
+            "COMMIT",
+            "SELECT wake_outbox_relay()"
+        ]
     );
     assert_eq!(
         session.params_of("WITH recorded AS"),
@@ -271,6 +277,23 @@ fn a_skip_commits_the_processed_event_only() {
     assert_eq!(
         session.statements(),
         ["BEGIN", "WITH recorded AS", "COMMIT"]
+    );
+}
+
+#[test]
+fn a_failed_wake_after_the_commit_still_reports_the_change_applied() {
+    let session = FakeSession {
+        fail_on: Some("SELECT wake_outbox_relay()"),
+        ..FakeSession::with_order()
+    };
+
+    let outcome = apply_in_transaction(&session, &shipped_event(), &ship).unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::Decided(ship(&pending())));
+    assert_eq!(
+        session.statements()[3..],
+        ["COMMIT", "SELECT wake_outbox_relay()"],
+        "nothing after the commit may roll back"
     );
 }
 

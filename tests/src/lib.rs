@@ -120,10 +120,10 @@ fn test_manifest(options: &TestAppOptions, suffix: &str) -> (PathBuf, Vec<String
             queues.push(queue);
         } else if options.retry_delays_ms.is_some() && trimmed.starts_with("retry_delays_ms") {
             continue;
-        } else if let (Some(interval), true) = (
-            options.outbox_interval_ms,
-            trimmed.starts_with("interval_ms ="),
-        ) {
+        } else if let Some(interval) = options
+            .outbox_interval_ms
+            .filter(|_| trimmed.starts_with("interval_ms ="))
+        {
             out.push_str(&format!("interval_ms = {interval}\n"));
         } else if let Some(rest) = trimmed.strip_prefix("source = \"") {
             out.push_str(&format!("source = \"{}/{rest}\n", dir.display()));

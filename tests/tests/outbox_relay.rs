@@ -32,6 +32,19 @@ fn outbox_event_id(app: &TestApp, order_id: &str) -> String {
     ))
 }
 
+/// Waits up to 10 s for the outbox row of `event_id` to be marked published
+/// (both brokers acknowledged it); fails with `failure` otherwise.
+async fn wait_published(app: &TestApp, event_id: &str, failure: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.database.query(&format!(
+        "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = '{event_id}'"
+    )) != "t"
+    {
+        assert!(Instant::now() < deadline, "{failure}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn order_created_reaches_rabbitmq_with_the_contracts_properties() {
     let app = TestApp::spawn().await;
@@ -75,17 +88,7 @@ async fn order_created_reaches_rabbitmq_with_the_contracts_properties() {
     delivery.ack().await.unwrap();
 
     // Marked published once both brokers took it (Kafka comes after AMQP).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.database.query(&format!(
-        "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = '{event_id}'"
-    )) != "t"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the outbox row was never marked published"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_published(&app, &event_id, "the outbox row was never marked published").await;
     drop(consumer);
     for name in [
         queue.clone(),
@@ -107,17 +110,12 @@ async fn an_orders_commit_wakes_the_relay_without_waiting_for_its_interval() {
     let order_id = take_order(&app).await;
     let event_id = outbox_event_id(&app, &order_id);
 
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while app.database.query(&format!(
-        "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = '{event_id}'"
-    )) != "t"
-    {
-        assert!(
-            Instant::now() < deadline,
-            "OrderCreated not published within 10 s: the relay was not woken"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_published(
+        &app,
+        &event_id,
+        "OrderCreated not published within 10 s: the relay was not woken",
+    )
+    .await;
 }
 
 #[tokio::test]

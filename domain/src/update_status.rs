@@ -92,7 +92,7 @@ impl ApplyStatusEvent<'_> {
     }
 }
 
-/// The rule, given the order as the store's transaction locked it.
+/// The rule, given the order as the store read it.
 fn decide(
     order: &Order,
     event: &StatusEvent,

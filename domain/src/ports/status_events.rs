@@ -1,9 +1,10 @@
 //! Applying a consumed status event exactly once.
 //!
 //! The `processed_events` row, the order's status change and the
-//! `OrderStatusChanged` outbox row must commit together or not at all, so the
-//! adapter runs one transaction around a decision the domain makes: it locks
-//! the order, hands it to `decide`, and carries out what comes back.
+//! `OrderStatusChanged` outbox row must commit together or not at all, and
+//! only if the order is still as it was when the domain decided: the adapter
+//! hands the order to `decide` and writes what comes back atomically, on
+//! condition that the order has not changed since (or holds it locked).
 
 use crate::correlation::Correlation;
 use crate::events::{EventEnvelope, StatusEvent};
@@ -20,8 +21,7 @@ pub struct StatusChange {
     pub correlation: Correlation,
 }
 
-/// What the domain decided for one event, given the order as the
-/// transaction holds it.
+/// What the domain decided for one event, given the order as it stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusDecision {
     /// Update the order to `change.order` (status and timestamps), add
@@ -46,17 +46,21 @@ pub enum StatusEventOutcome {
     /// No order has the event's `order_id`: nothing written, `decide` not
     /// called.
     OrderNotFound,
-    /// `decide` was called once and its decision carried out, returned as
-    /// given.
+    /// `decide`'s decision, carried out, returned as given: the one made
+    /// on the order as it stood when the decision was written.
     Decided(StatusDecision),
 }
 
 pub trait StatusEventStore {
-    /// In one transaction: record `event` in `processed_events` (first, so a
-    /// concurrent duplicate waits on that row and then sees
-    /// [`StatusEventOutcome::AlreadyProcessed`]), lock the order
-    /// (`SELECT ... FOR UPDATE`), call `decide` with it, and write, commit or
-    /// roll back as the decision says. On an error nothing is committed.
+    /// Applies `event` exactly once: if its id is already in
+    /// `processed_events`, or no order has its `order_id`, says so without
+    /// calling `decide`; otherwise calls `decide` with the order and carries
+    /// the decision out atomically (an `Apply` or a `Skip` records the event
+    /// as processed, a `Refuse` writes nothing). A decision is written only
+    /// if the order is unchanged since `decide` saw it: when a concurrent
+    /// change got there first, the adapter looks again and may call
+    /// `decide` again, with the order as it has become. On an error nothing
+    /// is written.
     fn apply(
         &self,
         event: &StatusEvent,

@@ -1,14 +1,17 @@
-//! [`StatusEventStore`] in PostgreSQL: one transaction per consumed event,
-//! on one connection, in the order the port's documentation gives.
+//! [`StatusEventStore`] in PostgreSQL, with optimistic concurrency: the
+//! event and its order are read without a lock, the domain decides, and the
+//! decision is written by ONE statement (atomic, committed on its own) that
+//! holds only if the order still has the status and `updated_at` it was
+//! read with. A statement that finds the order changed writes nothing; the
+//! store then reads again, and decides again on what it finds (a concurrent
+//! duplicate that got there first is then found in `processed_events`).
 //!
-//! `processed_events` is written first, so a concurrent delivery of the same
-//! event blocks on that row until the first commits (then finds it, and
-//! stops) or rolls back (then goes ahead). The order is locked `FOR UPDATE`
-//! by the same statement, before the domain decides, so two different
-//! events for one order apply one after the other, each seeing the other's
-//! result. An applied event costs three round trips: record and lock, write
-//! the change with its event, commit; then one more, after the commit, to
-//! wake the outbox relay.
+//! Why not a transaction that locks the order: that is four round trips for
+//! an applied event (record and lock, write, `COMMIT`, wake) and two for a
+//! duplicate, with the order's row locked across the guest's decision. Here
+//! an applied event costs read, write and wake; a duplicate, an unknown
+//! order or a refusal, the read alone. Status events for one order are rare
+//! enough that the lost race costs less than the locks it saves.
 
 use sales_domain::events::StatusEvent;
 use sales_domain::order::Order;
@@ -23,40 +26,48 @@ use super::{
     ORDER_COLUMNS,
 };
 
-/// The new status and its `OrderStatusChanged` event, in one statement (one
-/// round trip): the event is written only if the order's row was updated,
-/// and the statement counts the events written.
+/// Reads (and writes) before giving up on an order that keeps changing
+/// under the decision: the message is then retried later.
+const ATTEMPTS: usize = 5;
+
+/// Always one row: whether the event was processed before, then the order's
+/// [`ORDER_COLUMNS`], or NULLs when no order has the id.
+fn read_event_and_order() -> String {
+    format!(
+        "SELECT EXISTS (SELECT 1 FROM processed_events WHERE event_id = $1) AS processed, current.*
+FROM (VALUES (1)) AS one
+LEFT JOIN (SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $2) AS current ON true"
+    )
+}
+
+/// An applied decision: the order's new status, the consumed event recorded
+/// and the `OrderStatusChanged` event written, all only if the order still
+/// has the status ($6) and `updated_at` ($7) that the decision was made on
+/// (`updated_at` to the millisecond: the domain's
+/// [`Timestamp`](sales_domain::time::Timestamp) keeps no
+/// more, so the column's microseconds are cut to compare).
+/// Answers the number of outbox rows written: 1, or 0 when the order changed.
+/// (A data-modifying CTE runs whether or not the main query reads it.)
 const WRITE_CHANGE: &str = "\
 WITH changed AS (
     UPDATE orders SET status = $2, shipped_at = $3, delivered_at = $4, updated_at = $5
-    WHERE order_id = $1
+    WHERE order_id = $1 AND status = $6 AND date_trunc('milliseconds', updated_at) = $7
     RETURNING order_id
+), recorded AS (
+    INSERT INTO processed_events (event_id, event_type, order_id)
+    SELECT $8, $9, order_id FROM changed
 )
 INSERT INTO outbox (event_id, event_type, order_id, payload, headers)
-SELECT $6, $7, order_id, $8, $9 FROM changed";
+SELECT $10, $11, order_id, $12, $13 FROM changed";
 
-/// Records the event in `processed_events` and locks its order, in one
-/// statement that always answers one row: `recorded` (1 for a new event, 0
-/// for one processed before), then the order's [`ORDER_COLUMNS`], NULL when
-/// the event was not new or no order has its id. The order is read (and
-/// locked) only once the event is recorded: `FOR UPDATE` in READ COMMITTED
-/// returns the newest committed version of the row, whatever the
-/// statement's snapshot.
-fn record_and_lock() -> String {
-    format!(
-        "WITH recorded AS (
-    INSERT INTO processed_events (event_id, event_type, order_id) VALUES ($1, $2, $3)
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id
-), locked AS MATERIALIZED (
-    SELECT {ORDER_COLUMNS} FROM orders
-    WHERE order_id = $3 AND EXISTS (SELECT 1 FROM recorded)
-    FOR UPDATE
-)
-SELECT (SELECT count(*) FROM recorded)::int4 AS recorded, locked.*
-FROM (VALUES (1)) AS one LEFT JOIN locked ON true"
-    )
-}
+/// A skipped event (the order already has its status), recorded only if the
+/// order is still as it was read. Answers 1, or 0 when the order changed or
+/// a concurrent duplicate recorded the event first.
+const RECORD_SKIPPED: &str = "\
+INSERT INTO processed_events (event_id, event_type, order_id)
+SELECT $1, $2, order_id FROM orders
+WHERE order_id = $3 AND status = $4 AND date_trunc('milliseconds', updated_at) = $5
+ON CONFLICT (event_id) DO NOTHING";
 
 pub struct PgStatusEventStore<'a> {
     connection: LazyConnection<'a>,
@@ -76,101 +87,89 @@ impl StatusEventStore for PgStatusEventStore<'_> {
         event: &StatusEvent,
         decide: &dyn Fn(&Order) -> StatusDecision,
     ) -> Result<StatusEventOutcome, RepositoryError> {
-        apply_in_transaction(self.connection.get()?, event, decide)
+        apply_decided(self.connection.get()?, event, decide)
     }
 }
 
-/// How the transaction ends.
-enum End {
-    Commit,
-    Rollback,
+/// What one read found.
+enum Found {
+    AlreadyProcessed,
+    OrderNotFound,
+    Order(Order),
 }
 
-fn apply_in_transaction(
+fn apply_decided(
     session: &dyn Session,
     event: &StatusEvent,
     decide: &dyn Fn(&Order) -> StatusDecision,
 ) -> Result<StatusEventOutcome, RepositoryError> {
-    session.execute("BEGIN", &[])?;
-    let (end, outcome) = match decide_within(session, event, decide) {
-        Ok(decided) => decided,
-        Err(error) => {
-            rollback(session);
-            return Err(error);
-        }
-    };
-    match end {
-        End::Commit => {
-            if let Err(error) = session.execute("COMMIT", &[]) {
-                rollback(session);
-                return Err(error);
-            }
-            if matches!(
-                outcome,
-                StatusEventOutcome::Decided(StatusDecision::Apply(_))
-            ) {
+    for _ in 0..ATTEMPTS {
+        let order = match read(session, event)? {
+            Found::AlreadyProcessed => return Ok(StatusEventOutcome::AlreadyProcessed),
+            Found::OrderNotFound => return Ok(StatusEventOutcome::OrderNotFound),
+            Found::Order(order) => order,
+        };
+        let decision = decide(&order);
+        let written = match &decision {
+            StatusDecision::Apply(change) => write_change(session, event, &order, change)?,
+            StatusDecision::Skip => record_skipped(session, event, &order)?,
+            StatusDecision::Refuse(_) => true,
+        };
+        if written {
+            if matches!(decision, StatusDecision::Apply(_)) {
                 wake_outbox_relay(session);
             }
+            return Ok(StatusEventOutcome::Decided(decision));
         }
-        // Nothing was written that matters, so a failed rollback changes
-        // nothing: the host rolls the connection back when it is dropped.
-        End::Rollback => rollback(session),
     }
-    Ok(outcome)
+    Err(RepositoryError::Other(format!(
+        "order {} changed under each of {ATTEMPTS} decisions on event {}",
+        event.order_id, event.event_id
+    )))
 }
 
-/// Everything between `BEGIN` and its end.
-fn decide_within(
-    session: &dyn Session,
-    event: &StatusEvent,
-    decide: &dyn Fn(&Order) -> StatusDecision,
-) -> Result<(End, StatusEventOutcome), RepositoryError> {
+fn read(session: &dyn Session, event: &StatusEvent) -> Result<Found, RepositoryError> {
     let rows = session.query(
-        &record_and_lock(),
+        &read_event_and_order(),
         &[
             ParameterValue::Str(event.event_id.to_string()),
-            ParameterValue::Str(event.event_type.as_str().to_owned()),
             uuid(&event.order_id),
         ],
     )?;
-    let Some((recorded, order_row)) = rows.rows.first().and_then(|row| row.split_first()) else {
+    let Some((processed, order_row)) = rows.rows.first().and_then(|row| row.split_first()) else {
         return Err(RepositoryError::Other(
-            "recording the event answered no row".to_owned(),
+            "reading the event and its order answered no row".to_owned(),
         ));
     };
-    match recorded {
-        DbValue::Int32(1) => {}
-        DbValue::Int32(0) => return Ok((End::Rollback, StatusEventOutcome::AlreadyProcessed)),
+    match processed {
+        DbValue::Boolean(true) => return Ok(Found::AlreadyProcessed),
+        DbValue::Boolean(false) => {}
         other => {
             return Err(RepositoryError::Other(format!(
-                "recording the event answered {other:?}"
+                "reading the event answered {other:?}"
             )))
         }
     }
     if matches!(order_row.first(), None | Some(DbValue::DbNull)) {
-        return Ok((End::Rollback, StatusEventOutcome::OrderNotFound));
+        return Ok(Found::OrderNotFound);
     }
     let (order, _fingerprint) = order_from_row(order_row)?;
-
-    let decision = decide(&order);
-    let end = match &decision {
-        StatusDecision::Apply(change) => {
-            write_change(session, change)?;
-            End::Commit
-        }
-        StatusDecision::Skip => End::Commit,
-        StatusDecision::Refuse(_) => End::Rollback,
-    };
-    Ok((end, StatusEventOutcome::Decided(decision)))
+    Ok(Found::Order(order))
 }
 
-fn write_change(session: &dyn Session, change: &StatusChange) -> Result<(), RepositoryError> {
+/// Whether the change was written (false: the order had changed).
+fn write_change(
+    session: &dyn Session,
+    consumed: &StatusEvent,
+    read: &Order,
+    change: &StatusChange,
+) -> Result<bool, RepositoryError> {
     let order = &change.order;
     let event = &change.event;
-    if event.order_id != order.id {
+    if event.order_id != order.id || order.id != read.id {
         return Err(RepositoryError::Other(format!(
-            "event {} is about order {}, not {}",
-            event.event_id, event.order_id, order.id
+            "event {} is about order {}, the change about {}, the read order is {}",
+            event.event_id, event.order_id, order.id, read.id
         )));
     }
     let written = session.execute(
@@ -181,26 +180,44 @@ fn write_change(session: &dyn Session, change: &StatusChange) -> Result<(), Repo
             optional_datetime(order.shipped_at.as_ref()),
             optional_datetime(order.delivered_at.as_ref()),
             datetime(&order.updated_at),
+            ParameterValue::Str(read.status.as_str().to_owned()),
+            datetime(&read.updated_at),
+            ParameterValue::Str(consumed.event_id.to_string()),
+            ParameterValue::Str(consumed.event_type.as_str().to_owned()),
             ParameterValue::Uuid(event.event_id.to_string()),
             ParameterValue::Str(event.event_type.as_str().to_owned()),
             ParameterValue::Jsonb(event.to_json().into_bytes()),
             outbox_headers(&change.correlation),
         ],
     )?;
-    if written != 1 {
-        return Err(RepositoryError::Other(format!(
-            "order {} updated with {written} events written, not 1",
+    match written {
+        0 => Ok(false),
+        1 => Ok(true),
+        n => Err(RepositoryError::Other(format!(
+            "order {} updated with {n} events written, not 1",
             order.id
-        )));
+        ))),
     }
-    Ok(())
 }
 
-/// Best effort: on failure the host rolls back when the connection drops.
-fn rollback(session: &dyn Session) {
-    if let Err(error) = session.execute("ROLLBACK", &[]) {
-        eprintln!("rollback failed: {error:?}");
-    }
+/// Whether the event was recorded (false: the order had changed, or the
+/// event was recorded by a concurrent duplicate).
+fn record_skipped(
+    session: &dyn Session,
+    consumed: &StatusEvent,
+    read: &Order,
+) -> Result<bool, RepositoryError> {
+    let recorded = session.execute(
+        RECORD_SKIPPED,
+        &[
+            ParameterValue::Str(consumed.event_id.to_string()),
+            ParameterValue::Str(consumed.event_type.as_str().to_owned()),
+            uuid(&read.id),
+            ParameterValue::Str(read.status.as_str().to_owned()),
+            datetime(&read.updated_at),
+        ],
+    )?;
+    Ok(recorded == 1)
 }
 
 #[cfg(test)]

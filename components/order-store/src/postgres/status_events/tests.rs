@@ -1,6 +1,7 @@
-//! The transaction's statements, in order, for every way it can go.
+//! The statements, in order, for every way applying an event can go.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 
 use sales_domain::correlation::Correlation;
 use sales_domain::events::{EventEnvelope, EventType};
@@ -12,25 +13,43 @@ use uuid::Uuid;
 
 use super::*;
 
+/// What one read of the event and its order finds.
+#[derive(Clone)]
+enum Read {
+    Processed,
+    NoOrder,
+    Order(Vec<DbValue>),
+}
+
 /// A session that answers from a script and logs each statement's first
 /// words with its parameters.
 struct FakeSession {
     log: RefCell<Vec<(String, Vec<String>)>>,
-    already_recorded: bool,
-    order: Option<Vec<DbValue>>,
+    /// The answers to successive reads; the last one repeats.
+    reads: RefCell<VecDeque<Read>>,
+    /// What successive writes report writing; the last one repeats.
+    writes: RefCell<VecDeque<u64>>,
     fail_on: Option<&'static str>,
-    /// What the combined status update and outbox insert reports writing.
-    changes_written: u64,
 }
 
 impl FakeSession {
-    fn with_order() -> Self {
+    fn new(reads: &[Read], writes: &[u64]) -> Self {
         Self {
             log: RefCell::default(),
-            already_recorded: false,
-            order: Some(order_row()),
+            reads: RefCell::new(reads.iter().cloned().collect()),
+            writes: RefCell::new(writes.iter().copied().collect()),
             fail_on: None,
-            changes_written: 1,
+        }
+    }
+
+    fn with_order() -> Self {
+        Self::new(&[Read::Order(order_row())], &[1])
+    }
+
+    fn failing_on(prefix: &'static str) -> Self {
+        Self {
+            fail_on: Some(prefix),
+            ..Self::with_order()
         }
     }
 
@@ -60,26 +79,37 @@ impl FakeSession {
     }
 }
 
+/// The next scripted answer; the last one stays.
+fn next<T: Clone>(script: &RefCell<VecDeque<T>>) -> T {
+    let mut script = script.borrow_mut();
+    if script.len() > 1 {
+        script.pop_front().unwrap()
+    } else {
+        script.front().cloned().expect("a scripted answer")
+    }
+}
+
 impl Session for FakeSession {
     fn execute(&self, statement: &str, params: &[ParameterValue]) -> Result<u64, RepositoryError> {
         let head = self.run(statement, params)?;
         Ok(match head.as_str() {
-            "WITH changed AS" => self.changes_written,
+            "WITH changed AS" | "INSERT INTO processed_events" => next(&self.writes),
             _ => 0,
         })
     }
 
-    /// The one row of the record-and-lock statement: whether the event was
-    /// new, then the order, or NULLs.
+    /// The one row of the read: whether the event was processed, then the
+    /// order, or NULLs.
     fn query(&self, statement: &str, params: &[ParameterValue]) -> Result<RowSet, RepositoryError> {
         let head = self.run(statement, params)?;
-        assert_eq!(head, "WITH recorded AS", "the only query");
-        let order = self
-            .order
-            .clone()
-            .filter(|_| !self.already_recorded)
-            .unwrap_or_else(|| vec![DbValue::DbNull; order_row().len()]);
-        let mut row = vec![DbValue::Int32(i32::from(!self.already_recorded))];
+        assert_eq!(head, "SELECT EXISTS (SELECT", "the only query");
+        let nulls = vec![DbValue::DbNull; order_row().len()];
+        let (processed, order) = match next(&self.reads) {
+            Read::Processed => (true, nulls),
+            Read::NoOrder => (false, nulls),
+            Read::Order(row) => (false, row),
+        };
+        let mut row = vec![DbValue::Boolean(processed)];
         row.extend(order);
         Ok(RowSet {
             columns: vec![],
@@ -166,12 +196,21 @@ fn correlation() -> Correlation {
     Correlation::from_headers(Some("shipping-42"), None)
 }
 
+/// The order as a concurrent event left it: shipped a second later.
+fn shipped_row() -> Vec<DbValue> {
+    let mut row = order_row();
+    row[4] = DbValue::Str("Shipped".into());
+    row[7] = datetime_value(&at(1_000));
+    row[8] = datetime_value(&at(1_000));
+    row
+}
+
 #[test]
-fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_commits() {
+fn an_applied_change_is_written_in_one_statement_on_condition_then_wakes_the_relay() {
     let session = FakeSession::with_order();
     let seen = RefCell::new(None);
 
-    let outcome = apply_in_transaction(&session, &shipped_event(), &|order| {
+    let outcome = apply_decided(&session, &shipped_event(), &|order| {
         *seen.borrow_mut() = Some(order.clone());
         ship(order)
     })
@@ -181,61 +220,72 @@ fn an_applied_change_records_the_event_updates_the_order_writes_the_outbox_and_c
     assert_eq!(
         seen.into_inner(),
         Some(pending()),
-        "decided on the locked row"
+        "decided on the read row"
     );
     assert_eq!(
         session.statements(),
         [
-            "BEGIN",
-            "WITH recorded AS",
+            "SELECT EXISTS (SELECT",
             "WITH changed AS",
-            "COMMIT",
             "SELECT wake_outbox_relay()"
         ]
     );
     assert_eq!(
-        session.params_of("WITH recorded AS"),
+        session.params_of("SELECT EXISTS"),
         debug(&[
             ParameterValue::Str(Uuid::from_u128(7).to_string()),
-            ParameterValue::Str("OrderShipped".into()),
             ParameterValue::Uuid(ORDER.into()),
         ])
     );
     let change = session.params_of("WITH changed AS");
     assert_eq!(
-        change[..7],
+        change[..11],
         debug(&[
             ParameterValue::Uuid(ORDER.into()),
             ParameterValue::Str("Shipped".into()),
             datetime(&at(5_000)),
             ParameterValue::DbNull,
             datetime(&at(5_000)),
+            // The condition: the order as it was read.
+            ParameterValue::Str("Pending Shipment".into()),
+            datetime(&at(0)),
+            // The consumed event, recorded.
+            ParameterValue::Str(Uuid::from_u128(7).to_string()),
+            ParameterValue::Str("OrderShipped".into()),
+            // The OrderStatusChanged event.
             ParameterValue::Uuid(Uuid::from_u128(1_000).to_string()),
             ParameterValue::Str("OrderStatusChanged".into()),
         ])
     );
-    assert_eq!(change[8..], debug(&[outbox_headers(&correlation())]));
+    assert_eq!(change[12..], debug(&[outbox_headers(&correlation())]));
 }
 
 #[test]
-fn the_order_is_locked_with_for_update_once_the_event_is_recorded() {
-    let statement = record_and_lock();
+fn the_write_holds_only_if_the_order_is_as_read_and_records_the_event_with_it() {
     assert!(
-        statement
-            .contains("WHERE order_id = $3 AND EXISTS (SELECT 1 FROM recorded)\n    FOR UPDATE"),
-        "{statement}"
+        WRITE_CHANGE.contains(
+            "WHERE order_id = $1 AND status = $6 AND date_trunc('milliseconds', updated_at) = $7"
+        ),
+        "{WRITE_CHANGE}"
+    );
+    assert!(
+        WRITE_CHANGE.contains("SELECT $8, $9, order_id FROM changed"),
+        "{WRITE_CHANGE}"
+    );
+    assert!(
+        RECORD_SKIPPED.contains(
+            "WHERE order_id = $3 AND status = $4 AND date_trunc('milliseconds', updated_at) = $5"
+        ),
+        "{RECORD_SKIPPED}"
     );
 }
 
 #[test]
-fn an_event_already_processed_is_rolled_back_without_deciding() {
-    let session = FakeSession {
-        already_recorded: true,
-        ..FakeSession::with_order()
-    };
+fn an_event_already_processed_is_read_only_and_not_decided() {
+    let session = FakeSession::new(&[Read::Processed], &[1]);
     let decided = Cell::new(false);
 
-    let outcome = apply_in_transaction(&session, &shipped_event(), &|order| {
+    let outcome = apply_decided(&session, &shipped_event(), &|order| {
         decided.set(true);
         ship(order)
     })
@@ -243,69 +293,54 @@ fn an_event_already_processed_is_rolled_back_without_deciding() {
 
     assert_eq!(outcome, StatusEventOutcome::AlreadyProcessed);
     assert!(!decided.get());
-    assert_eq!(
-        session.statements(),
-        ["BEGIN", "WITH recorded AS", "ROLLBACK"]
-    );
+    assert_eq!(session.statements(), ["SELECT EXISTS (SELECT"]);
 }
 
 #[test]
-fn an_unknown_order_is_rolled_back_without_deciding() {
-    let session = FakeSession {
-        order: None,
-        ..FakeSession::with_order()
-    };
+fn an_unknown_order_is_read_only_and_not_decided() {
+    let session = FakeSession::new(&[Read::NoOrder], &[1]);
 
-    let outcome = apply_in_transaction(&session, &shipped_event(), &|_| {
+    let outcome = apply_decided(&session, &shipped_event(), &|_| {
         panic!("decide must not be called")
     })
     .unwrap();
 
     assert_eq!(outcome, StatusEventOutcome::OrderNotFound);
-    assert_eq!(session.statements().last().unwrap(), "ROLLBACK");
-    assert!(!session.statements().iter().any(|s| s == "COMMIT"));
+    assert_eq!(session.statements(), ["SELECT EXISTS (SELECT"]);
 }
 
 #[test]
-fn a_skip_commits_the_processed_event_only() {
+fn a_skip_records_the_processed_event_only_and_wakes_nobody() {
     let session = FakeSession::with_order();
 
-    let outcome =
-        apply_in_transaction(&session, &shipped_event(), &|_| StatusDecision::Skip).unwrap();
+    let outcome = apply_decided(&session, &shipped_event(), &|_| StatusDecision::Skip).unwrap();
 
     assert_eq!(outcome, StatusEventOutcome::Decided(StatusDecision::Skip));
     assert_eq!(
         session.statements(),
-        ["BEGIN", "WITH recorded AS", "COMMIT"]
+        ["SELECT EXISTS (SELECT", "INSERT INTO processed_events"]
     );
-}
-
-#[test]
-fn a_failed_wake_after_the_commit_still_reports_the_change_applied() {
-    let session = FakeSession {
-        fail_on: Some("SELECT wake_outbox_relay()"),
-        ..FakeSession::with_order()
-    };
-
-    let outcome = apply_in_transaction(&session, &shipped_event(), &ship).unwrap();
-
-    assert_eq!(outcome, StatusEventOutcome::Decided(ship(&pending())));
     assert_eq!(
-        session.statements()[3..],
-        ["COMMIT", "SELECT wake_outbox_relay()"],
-        "nothing after the commit may roll back"
+        session.params_of("INSERT INTO processed_events"),
+        debug(&[
+            ParameterValue::Str(Uuid::from_u128(7).to_string()),
+            ParameterValue::Str("OrderShipped".into()),
+            ParameterValue::Uuid(ORDER.into()),
+            ParameterValue::Str("Pending Shipment".into()),
+            datetime(&at(0)),
+        ])
     );
 }
 
 #[test]
-fn a_refusal_rolls_everything_back() {
+fn a_refusal_writes_nothing() {
     let session = FakeSession::with_order();
     let refusal = TransitionError::NotYet {
         from: OrderStatus::PendingShipment,
         to: OrderStatus::Delivered,
     };
 
-    let outcome = apply_in_transaction(&session, &shipped_event(), &|_| {
+    let outcome = apply_decided(&session, &shipped_event(), &|_| {
         StatusDecision::Refuse(refusal)
     })
     .unwrap();
@@ -314,79 +349,133 @@ fn a_refusal_rolls_everything_back() {
         outcome,
         StatusEventOutcome::Decided(StatusDecision::Refuse(refusal))
     );
-    assert_eq!(session.statements().last().unwrap(), "ROLLBACK");
-    assert!(!session.statements().iter().any(|s| s == "COMMIT"));
+    assert_eq!(session.statements(), ["SELECT EXISTS (SELECT"]);
 }
 
 #[test]
-fn a_connection_lost_mid_transaction_rolls_back_and_is_unavailable() {
-    for failing in ["WITH recorded", "WITH changed"] {
-        let session = FakeSession {
-            fail_on: Some(failing),
-            ..FakeSession::with_order()
-        };
+fn a_failed_wake_after_the_write_still_reports_the_change_applied() {
+    let session = FakeSession::failing_on("SELECT wake_outbox_relay()");
 
-        let result = apply_in_transaction(&session, &shipped_event(), &ship);
+    let outcome = apply_decided(&session, &shipped_event(), &ship).unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::Decided(ship(&pending())));
+    assert_eq!(
+        session.statements().last().unwrap(),
+        "SELECT wake_outbox_relay()"
+    );
+}
+
+#[test]
+fn a_lost_connection_is_unavailable_and_nothing_follows() {
+    for (failing, ran) in [("SELECT EXISTS", 1), ("WITH changed", 2)] {
+        let session = FakeSession::failing_on(failing);
+
+        let result = apply_decided(&session, &shipped_event(), &ship);
 
         assert_eq!(
             result,
             Err(RepositoryError::Unavailable("connection reset".into())),
             "{failing}"
         );
-        assert_eq!(
-            session.statements().last().unwrap(),
-            "ROLLBACK",
-            "{failing}"
-        );
-        assert!(!session.statements().iter().any(|s| s == "COMMIT"));
+        assert_eq!(session.statements().len(), ran, "{failing}");
     }
 }
 
 #[test]
-fn a_change_that_writes_no_event_is_an_error_and_rolls_back() {
-    let session = FakeSession {
-        changes_written: 0,
-        ..FakeSession::with_order()
-    };
+fn a_concurrent_duplicate_that_wrote_first_makes_this_one_already_processed() {
+    let session = FakeSession::new(&[Read::Order(order_row()), Read::Processed], &[0]);
 
-    let result = apply_in_transaction(&session, &shipped_event(), &ship);
+    let outcome = apply_decided(&session, &shipped_event(), &ship).unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::AlreadyProcessed);
+    assert_eq!(
+        session.statements(),
+        [
+            "SELECT EXISTS (SELECT",
+            "WITH changed AS",
+            "SELECT EXISTS (SELECT"
+        ],
+        "no wake for a change this delivery did not write"
+    );
+}
+
+#[test]
+fn an_order_changed_after_the_read_is_decided_again_as_it_has_become() {
+    // This delivery read the order pending, then lost the race to another
+    // OrderShipped: it decides again on the shipped order, which skips.
+    let session = FakeSession::new(
+        &[Read::Order(order_row()), Read::Order(shipped_row())],
+        &[0, 1],
+    );
+    let seen = RefCell::new(Vec::new());
+
+    let outcome = apply_decided(&session, &shipped_event(), &|order| {
+        seen.borrow_mut().push(order.status);
+        if order.status == OrderStatus::Shipped {
+            StatusDecision::Skip
+        } else {
+            ship(order)
+        }
+    })
+    .unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::Decided(StatusDecision::Skip));
+    assert_eq!(
+        seen.into_inner(),
+        [OrderStatus::PendingShipment, OrderStatus::Shipped]
+    );
+    assert_eq!(
+        session.statements(),
+        [
+            "SELECT EXISTS (SELECT",
+            "WITH changed AS",
+            "SELECT EXISTS (SELECT",
+            "INSERT INTO processed_events"
+        ]
+    );
+    assert_eq!(
+        session.params_of("INSERT INTO processed_events")[3..],
+        debug(&[ParameterValue::Str("Shipped".into()), datetime(&at(1_000))]),
+        "recorded on condition of the order as read again"
+    );
+}
+
+#[test]
+fn a_skip_that_finds_the_event_recorded_by_a_concurrent_duplicate_is_already_processed() {
+    let session = FakeSession::new(&[Read::Order(order_row()), Read::Processed], &[0]);
+
+    let outcome = apply_decided(&session, &shipped_event(), &|_| StatusDecision::Skip).unwrap();
+
+    assert_eq!(outcome, StatusEventOutcome::AlreadyProcessed);
+}
+
+#[test]
+fn an_order_that_changes_under_every_decision_is_an_error_after_the_last_attempt() {
+    let session = FakeSession::new(&[Read::Order(order_row())], &[0]);
+
+    let result = apply_decided(&session, &shipped_event(), &ship);
 
     assert!(
         matches!(result, Err(RepositoryError::Other(_))),
         "{result:?}"
     );
-    assert_eq!(session.statements().last().unwrap(), "ROLLBACK");
-    assert!(!session.statements().iter().any(|s| s == "COMMIT"));
+    let writes = session
+        .statements()
+        .iter()
+        .filter(|s| *s == "WITH changed AS")
+        .count();
+    assert_eq!(writes, ATTEMPTS);
 }
 
 #[test]
-fn a_failed_commit_is_an_error() {
-    let session = FakeSession {
-        fail_on: Some("COMMIT"),
-        ..FakeSession::with_order()
-    };
+fn a_write_that_reports_more_than_one_event_is_an_error() {
+    let session = FakeSession::new(&[Read::Order(order_row())], &[2]);
 
-    let result = apply_in_transaction(&session, &shipped_event(), &ship);
+    let result = apply_decided(&session, &shipped_event(), &ship);
 
-    assert_eq!(
-        result,
-        Err(RepositoryError::Unavailable("connection reset".into()))
+    assert!(
+        matches!(result, Err(RepositoryError::Other(_))),
+        "{result:?}"
     );
-    assert_eq!(session.statements().last().unwrap(), "ROLLBACK");
-}
-
-#[test]
-fn a_failed_begin_is_an_error_and_nothing_else_runs() {
-    let session = FakeSession {
-        fail_on: Some("BEGIN"),
-        ..FakeSession::with_order()
-    };
-
-    let result = apply_in_transaction(&session, &shipped_event(), &ship);
-
-    assert_eq!(
-        result,
-        Err(RepositoryError::Unavailable("connection reset".into()))
-    );
-    assert_eq!(session.statements(), ["BEGIN"]);
+    assert!(!session.statements().iter().any(|s| s.contains("wake")));
 }

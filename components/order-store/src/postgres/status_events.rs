@@ -93,8 +93,10 @@ impl StatusEventStore for PgStatusEventStore<'_> {
 
 /// What one read found.
 enum Found {
-    AlreadyProcessed,
-    OrderNotFound,
+    /// The event's id is in `processed_events`.
+    Processed,
+    /// No order has the event's `order_id`.
+    NoOrder,
     Order(Order),
 }
 
@@ -105,8 +107,8 @@ fn apply_decided(
 ) -> Result<StatusEventOutcome, RepositoryError> {
     for _ in 0..ATTEMPTS {
         let order = match read(session, event)? {
-            Found::AlreadyProcessed => return Ok(StatusEventOutcome::AlreadyProcessed),
-            Found::OrderNotFound => return Ok(StatusEventOutcome::OrderNotFound),
+            Found::Processed => return Ok(StatusEventOutcome::AlreadyProcessed),
+            Found::NoOrder => return Ok(StatusEventOutcome::OrderNotFound),
             Found::Order(order) => order,
         };
         let decision = decide(&order);
@@ -142,7 +144,7 @@ fn read(session: &dyn Session, event: &StatusEvent) -> Result<Found, RepositoryE
         ));
     };
     match processed {
-        DbValue::Boolean(true) => return Ok(Found::AlreadyProcessed),
+        DbValue::Boolean(true) => return Ok(Found::Processed),
         DbValue::Boolean(false) => {}
         other => {
             return Err(RepositoryError::Other(format!(
@@ -151,7 +153,7 @@ fn read(session: &dyn Session, event: &StatusEvent) -> Result<Found, RepositoryE
         }
     }
     if matches!(order_row.first(), None | Some(DbValue::DbNull)) {
-        return Ok(Found::OrderNotFound);
+        return Ok(Found::NoOrder);
     }
     let (order, _fingerprint) = order_from_row(order_row)?;
     Ok(Found::Order(order))

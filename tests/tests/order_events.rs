@@ -65,6 +65,40 @@ async fn wait_for(what: &str, timeout: Duration, check: impl Fn() -> bool) {
     }
 }
 
+/// `copies` copies of one message, sent back to back on one connection so
+/// that the trigger handles them at once.
+async fn publish_copies(queue: &str, event_id: &str, body: Vec<u8>, copies: usize) {
+    let broker = AmqpPublisher::connect(AMQP_URL).await.unwrap();
+    let message = OutgoingMessage {
+        body,
+        message_id: event_id.to_owned(),
+        content_type: "application/json".to_owned(),
+        headers: vec![("x-request-id".to_owned(), format!("req-{event_id}"))],
+    };
+    for _ in 0..copies {
+        broker.publish("", queue, &message).await.unwrap();
+    }
+}
+
+/// Waits for `copies` messages of `event_id` to be handled; each must have
+/// been acknowledged (none retried or dead-lettered).
+async fn assert_all_acknowledged(app: &TestApp, event_id: &str, copies: usize) {
+    let handled = || {
+        app.logs
+            .lines()
+            .into_iter()
+            .filter(|l| l.contains(&format!("req-{event_id}")) && l.contains("message handled"))
+            .collect::<Vec<_>>()
+    };
+    wait_for("all copies handled", Duration::from_secs(10), || {
+        handled().len() == copies
+    })
+    .await;
+    for line in handled() {
+        assert!(line.contains("\"acknowledged\""), "{line}");
+    }
+}
+
 fn status(app: &TestApp, order_id: &str) -> String {
     app.database.query(&format!(
         "SELECT status FROM orders WHERE order_id = '{order_id}'"
@@ -178,34 +212,9 @@ async fn a_duplicate_event_is_applied_once() {
     let app = TestApp::spawn().await;
     let order = insert_order(&app);
     let (event_id, body) = envelope("OrderShipped", &order, json!({}));
-    let broker = AmqpPublisher::connect(AMQP_URL).await.unwrap();
-    let message = OutgoingMessage {
-        body,
-        message_id: event_id.clone(),
-        content_type: "application/json".to_owned(),
-        headers: vec![("x-request-id".to_owned(), format!("req-{event_id}"))],
-    };
-    for _ in 0..COPIES {
-        broker
-            .publish("", queue(&app, "orders.shipped"), &message)
-            .await
-            .unwrap();
-    }
-    let handled = || {
-        app.logs
-            .lines()
-            .into_iter()
-            .filter(|l| l.contains(&format!("req-{event_id}")) && l.contains("message handled"))
-            .collect::<Vec<_>>()
-    };
+    publish_copies(queue(&app, "orders.shipped"), &event_id, body, COPIES).await;
     // Let every copy be consumed before counting.
-    wait_for("all copies handled", Duration::from_secs(10), || {
-        handled().len() == COPIES
-    })
-    .await;
-    for line in handled() {
-        assert!(line.contains("\"acknowledged\""), "{line}");
-    }
+    assert_all_acknowledged(&app, &event_id, COPIES).await;
     assert_eq!(status(&app, &order), "Shipped");
     assert_eq!(
         app.database.query(&format!(
@@ -219,6 +228,44 @@ async fn a_duplicate_event_is_applied_once() {
         )),
         "1"
     );
+}
+
+/// An OrderShipped for an order shipped already (by an event this service
+/// never saw) changes nothing and writes no event, but is recorded once,
+/// however many copies arrive at once: the order's `updated_at` has
+/// microseconds, which the store's condition must still match.
+#[tokio::test]
+async fn a_shipment_for_an_order_already_shipped_is_recorded_once_without_a_change() {
+    const COPIES: usize = 8;
+    let app = TestApp::spawn().await;
+    let order = insert_order(&app);
+    app.database.query(&format!(
+        "UPDATE orders SET status = 'Shipped', shipped_at = clock_timestamp(), \
+         updated_at = clock_timestamp() WHERE order_id = '{order}'"
+    ));
+    let updated_at = || {
+        app.database.query(&format!(
+            "SELECT updated_at FROM orders WHERE order_id = '{order}'"
+        ))
+    };
+    let before = updated_at();
+    let (event_id, body) = envelope("OrderShipped", &order, json!({}));
+    publish_copies(queue(&app, "orders.shipped"), &event_id, body, COPIES).await;
+    assert_all_acknowledged(&app, &event_id, COPIES).await;
+    assert_eq!(
+        app.database.query(&format!(
+            "SELECT count(*) FROM processed_events WHERE event_id = '{event_id}'"
+        )),
+        "1"
+    );
+    assert_eq!(
+        app.database.query(&format!(
+            "SELECT count(*) FROM outbox WHERE order_id = '{order}' AND event_type = 'OrderStatusChanged'"
+        )),
+        "0"
+    );
+    assert_eq!(status(&app, &order), "Shipped");
+    assert_eq!(updated_at(), before, "the order is untouched");
 }
 
 #[tokio::test]

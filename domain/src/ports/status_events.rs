@@ -25,23 +25,24 @@ pub struct StatusChange {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusDecision {
     /// Update the order to `change.order` (status and timestamps), add
-    /// `change.event` to the outbox with `change.correlation`'s headers,
-    /// record the consumed event as processed, commit. Boxed because it is
-    /// far larger than the other answers.
+    /// `change.event` to the outbox with `change.correlation`'s headers and
+    /// record the consumed event as processed, all atomically. Boxed because
+    /// it is far larger than the other answers.
     Apply(Box<StatusChange>),
     /// The order already has that status: record the consumed event as
-    /// processed and commit, changing nothing else.
+    /// processed, changing nothing else.
     Skip,
-    /// The move is refused: roll back, so the event is not recorded and a
-    /// retry sees it afresh.
+    /// The move is refused: nothing is written, so the event is not
+    /// recorded and a retry sees it afresh.
     Refuse(TransitionError),
 }
 
 /// What [`StatusEventStore::apply`] did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatusEventOutcome {
-    /// The event's id was already in `processed_events`: nothing written,
-    /// `decide` not called.
+    /// The event's id is in `processed_events` (put there before this
+    /// call, or by a concurrent delivery that got there first): nothing
+    /// written by this call.
     AlreadyProcessed,
     /// No order has the event's `order_id`: nothing written, `decide` not
     /// called.
@@ -59,8 +60,10 @@ pub trait StatusEventStore {
     /// as processed, a `Refuse` writes nothing). A decision is written only
     /// if the order is unchanged since `decide` saw it: when a concurrent
     /// change got there first, the adapter looks again and may call
-    /// `decide` again, with the order as it has become. On an error nothing
-    /// is written.
+    /// `decide` again, with the order as it has become. An error usually
+    /// means nothing was written, but it may follow a write that committed
+    /// (a connection lost before the answer): a retry then finds the event
+    /// processed.
     fn apply(
         &self,
         event: &StatusEvent,

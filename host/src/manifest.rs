@@ -234,6 +234,14 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// Whether any trigger (HTTP route, AMQP queue, outbox relay) runs the
+    /// component `id`.
+    pub fn triggers_component(&self, id: &str) -> bool {
+        self.trigger.http.iter().any(|t| t.component == id)
+            || self.trigger.amqp.iter().any(|t| t.component == id)
+            || self.trigger.outbox.iter().any(|t| t.component == id)
+    }
+
     fn validate(&self) -> Result<(), ManifestError> {
         if self.spin_manifest_version != 2 {
             return Err(ManifestError::Version(self.spin_manifest_version));
@@ -388,6 +396,14 @@ redis_url = "{{ redis_url }}"
         let manifest = Manifest::parse(MINIMAL).unwrap();
         assert_eq!(manifest.trigger.http[0].component, "a");
         assert!(manifest.variables["redis_url"].required);
+    }
+
+    #[test]
+    fn a_component_no_trigger_names_is_untriggered() {
+        let text = format!("{MINIMAL}[component.library]\nsource = \"library.wasm\"\n");
+        let manifest = Manifest::parse(&text).unwrap();
+        assert!(manifest.triggers_component("a"));
+        assert!(!manifest.triggers_component("library"));
     }
 
     #[test]

@@ -86,6 +86,12 @@ pub fn build_app(settings: &HostSettings, prepared: &Prepared) -> anyhow::Result
 
     let mut components = HashMap::new();
     for (id, component) in &manifest.manifest.component {
+        if !manifest.manifest.triggers_component(id) {
+            // As Spin 3 does: an untriggered component (a library built by
+            // `spin build`, say) is not loaded, and nothing can reach it.
+            tracing::warn!(component = %id, "no trigger names this component: not loaded");
+            continue;
+        }
         let context = component_context(id, component, &prepared.variables)?;
         let source = manifest.source_path(component);
         if !source.exists() {

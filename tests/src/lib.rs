@@ -99,7 +99,7 @@ impl TestAppOptions {
 
 /// The manifest a test host runs: `options.manifest` with every AMQP queue
 /// renamed `<queue>.<suffix>` (parallel test hosts must not consume each
-/// other's messages), sources made absolute, and retry delays and the
+/// other's messages), relative sources made absolute, and retry delays and the
 /// outbox interval replaced when asked. Returns its path and the renamed queues.
 fn test_manifest(options: &TestAppOptions, suffix: &str) -> (PathBuf, Vec<String>) {
     let text = std::fs::read_to_string(&options.manifest).expect("reading the manifest");
@@ -125,7 +125,10 @@ fn test_manifest(options: &TestAppOptions, suffix: &str) -> (PathBuf, Vec<String
             .filter(|_| trimmed.starts_with("interval_ms ="))
         {
             out.push_str(&format!("interval_ms = {interval}\n"));
-        } else if let Some(rest) = trimmed.strip_prefix("source = \"") {
+        } else if let Some(rest) = trimmed
+            .strip_prefix("source = \"")
+            .filter(|rest| !rest.starts_with('/'))
+        {
             out.push_str(&format!("source = \"{}/{rest}\n", dir.display()));
         } else {
             out.push_str(line);

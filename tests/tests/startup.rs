@@ -41,6 +41,52 @@ async fn an_unknown_manifest_key_stops_start_up_naming_it() {
     );
 }
 
+/// As in Spin 3: a component that no trigger names (a library that
+/// `spin build` builds, say) is not loaded, so its source need not even
+/// exist, and the rest of the application starts and serves.
+#[tokio::test]
+async fn a_component_no_trigger_names_is_not_loaded_and_the_rest_serves() {
+    let workspace = sales_api_tests::workspace();
+    let dir = std::env::temp_dir().join(format!("sales-host-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let manifest = std::fs::read_to_string(workspace.join("spin.toml"))
+        .unwrap()
+        .replace(
+            "source = \"target/",
+            &format!("source = \"{}/target/", workspace.display()),
+        )
+        + "\n[component.shared-library]\nsource = \"no/such/library.wasm\"\n";
+    std::fs::write(dir.join("spin.toml"), manifest).unwrap();
+
+    let app = TestApp::spawn_with(TestAppOptions {
+        manifest: dir.join("spin.toml"),
+        args: vec![
+            "--migrations".to_owned(),
+            workspace.join("migrations").display().to_string(),
+        ],
+        ..TestAppOptions::default()
+    })
+    .await;
+    std::fs::remove_dir_all(&dir).unwrap();
+    let app = app.unwrap_or_else(|failure| panic!("must start: {}", failure.output));
+
+    assert!(
+        app.logs
+            .lines()
+            .iter()
+            .any(|line| line.contains("shared-library")
+                && line.contains("no trigger names this component")),
+        "a warning names the component"
+    );
+    let id = uuid::Uuid::new_v4().to_string();
+    let put = app
+        .put_product(&id, serde_json::json!({"available_quantity": 3}))
+        .await;
+    assert_eq!(put.status(), 200);
+    let got: serde_json::Value = app.get_product(&id).await.json().await.unwrap();
+    assert_eq!(got["available_quantity"], 3);
+}
+
 #[tokio::test]
 async fn an_unreachable_database_stops_start_up_saying_so() {
     let failure = TestApp::spawn_with(

@@ -1,7 +1,8 @@
 //! The outbox trigger: runs the relay component whenever the outbox has
 //! news (the Postgres `NOTIFY` that writers send once their insert has
-//! committed, migration 0005, through a `LISTEN`ing connection) and every `interval_ms` as a safety net, so nothing waits for
-//! long if a notification is lost. Up to `concurrency` runs at a time per
+//! committed, migration 0005, through a `LISTEN`ing connection) and every
+//! `interval_ms` as a safety net, so nothing waits for long if a
+//! notification is lost. Up to `concurrency` runs at a time per
 //! host (each takes rows no other run holds, and never an event whose order
 //! has an earlier one unpublished); a run that published something is
 //! followed by another until the outbox is drained.

@@ -99,6 +99,20 @@ async fn assert_all_acknowledged(app: &TestApp, event_id: &str, copies: usize) {
     }
 }
 
+/// How many `processed_events` rows record `event_id`.
+fn processed_rows(app: &TestApp, event_id: &str) -> String {
+    app.database.query(&format!(
+        "SELECT count(*) FROM processed_events WHERE event_id = '{event_id}'"
+    ))
+}
+
+/// How many `OrderStatusChanged` events the outbox holds for `order_id`.
+fn status_changed_rows(app: &TestApp, order_id: &str) -> String {
+    app.database.query(&format!(
+        "SELECT count(*) FROM outbox WHERE order_id = '{order_id}' AND event_type = 'OrderStatusChanged'"
+    ))
+}
+
 fn status(app: &TestApp, order_id: &str) -> String {
     app.database.query(&format!(
         "SELECT status FROM orders WHERE order_id = '{order_id}'"
@@ -216,18 +230,8 @@ async fn a_duplicate_event_is_applied_once() {
     // Let every copy be consumed before counting.
     assert_all_acknowledged(&app, &event_id, COPIES).await;
     assert_eq!(status(&app, &order), "Shipped");
-    assert_eq!(
-        app.database.query(&format!(
-            "SELECT count(*) FROM outbox WHERE order_id = '{order}' AND event_type = 'OrderStatusChanged'"
-        )),
-        "1"
-    );
-    assert_eq!(
-        app.database.query(&format!(
-            "SELECT count(*) FROM processed_events WHERE event_id = '{event_id}'"
-        )),
-        "1"
-    );
+    assert_eq!(status_changed_rows(&app, &order), "1");
+    assert_eq!(processed_rows(&app, &event_id), "1");
 }
 
 /// An OrderShipped for an order shipped already (by an event this service
@@ -252,18 +256,8 @@ async fn a_shipment_for_an_order_already_shipped_is_recorded_once_without_a_chan
     let (event_id, body) = envelope("OrderShipped", &order, json!({}));
     publish_copies(queue(&app, "orders.shipped"), &event_id, body, COPIES).await;
     assert_all_acknowledged(&app, &event_id, COPIES).await;
-    assert_eq!(
-        app.database.query(&format!(
-            "SELECT count(*) FROM processed_events WHERE event_id = '{event_id}'"
-        )),
-        "1"
-    );
-    assert_eq!(
-        app.database.query(&format!(
-            "SELECT count(*) FROM outbox WHERE order_id = '{order}' AND event_type = 'OrderStatusChanged'"
-        )),
-        "0"
-    );
+    assert_eq!(processed_rows(&app, &event_id), "1");
+    assert_eq!(status_changed_rows(&app, &order), "0");
     assert_eq!(status(&app, &order), "Shipped");
     assert_eq!(updated_at(), before, "the order is untouched");
 }
@@ -312,12 +306,7 @@ async fn delivered_before_shipped_is_retried_then_dead_lettered() {
     );
     assert!(delivery.header("x-failure-reason").is_some());
     assert_eq!(status(&app, &order), "Pending Shipment");
-    assert_eq!(
-        app.database.query(&format!(
-            "SELECT count(*) FROM processed_events WHERE event_id = '{event_id}'"
-        )),
-        "0"
-    );
+    assert_eq!(processed_rows(&app, &event_id), "0");
 }
 
 #[tokio::test]

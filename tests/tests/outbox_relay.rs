@@ -1,8 +1,8 @@
 //! Published events through the real path: POST -> orders-api writes the
 //! order and its outbox row, then wakes the relay (Postgres NOTIFY, after the
-//! commit) -> sales-host runs the
-//! outbox-relay component -> RabbitMQ (`orders.created` / `order.created`)
-//! and Kafka (`order-events`, keyed by order id).
+//! commit) -> sales-host runs the outbox-relay component -> RabbitMQ
+//! (`orders.created` / `order.created`) and Kafka (`order-events`, keyed by
+//! order id).
 
 use std::time::{Duration, Instant};
 

@@ -292,6 +292,17 @@ if [[ "$drained_after" != not-drained ]]; then
 else
     prefilled_drained="not-waited (the load's backlog was still draining)"
 fi
+# The relay's share of the prefilled run's work: how many runs it made for
+# the OrderStatusChanged events (an empty run is an instance and a query
+# that found nothing), from the second host's /metrics.
+relay_runs="$(curl -fsS "http://$host_addr/metrics" | awk '
+    /^outbox_relay_run_events_bucket\{.*le="0"\}/ { empty += $NF }
+    /^outbox_relay_run_events_count/ { runs += $NF }
+    /^outbox_relay_run_events_sum/ { events += $NF }
+    END {
+        printf "relay runs while consuming prefilled queues: %d (%d empty), %d events, %.2f events per run\n",
+            runs, empty, events, (runs > 0 ? events / runs : 0)
+    }')"
 loadavg_end="$(cut -d" " -f1-3 /proc/loadavg)"
 kill -TERM "$amqp_pid" 2>/dev/null || true
 wait "$amqp_pid" 2>/dev/null || true
@@ -310,5 +321,6 @@ results="$(results_file messaging)"
         --prefilled-drained "$prefilled_drained" \
         --relay-failures "$(cat "$work/host.out" "$work/host2.out" | grep -c '"outbox relay stopped' || true)" \
         --broker-interruptions "$(cat "$work/host.out" "$work/host2.out" | grep -c '"amqp connection failed"' || true)"
+    echo "$relay_runs"
 } | tee "$results"
 log "results written to $results"

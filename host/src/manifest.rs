@@ -84,16 +84,20 @@ pub struct Triggers {
 }
 
 /// The transactional outbox's relay: woken by Postgres `NOTIFY` on
-/// `notify_channel` and every `interval_ms` as a safety net, it publishes
+/// [`OUTBOX_CHANNEL`] and every `interval_ms` as a safety net, it publishes
 /// through the host's broker connections.
+/// The channel the writers' `wake_outbox_relay()` notifies (migration
+/// 0005). It belongs to the database's schema, not to a deployment: a
+/// channel set in the manifest would be one nobody notifies, and the relay
+/// would wait for its interval every time.
+pub const OUTBOX_CHANNEL: &str = "outbox";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxTrigger {
     pub component: String,
     /// The database to LISTEN on, usually `"{{ database_url }}"`.
     pub database: String,
-    #[serde(default = "default_notify_channel")]
-    pub notify_channel: String,
     #[serde(default = "default_relay_interval_ms")]
     pub interval_ms: u64,
     /// Relay runs one host keeps going at once. Each takes rows no other
@@ -118,10 +122,6 @@ pub struct OutboxTrigger {
 pub struct KafkaTopic {
     pub name: String,
     pub partitions: i32,
-}
-
-fn default_notify_channel() -> String {
-    "outbox".to_owned()
 }
 
 fn default_relay_interval_ms() -> u64 {
@@ -481,6 +481,16 @@ redis_url = "{{ redis_url }}"
             .unwrap_err()
             .to_string()
             .contains("concurrency above 0"));
+        // The channel is the migrations' (OUTBOX_CHANNEL): one set here
+        // would never be notified.
+        let channel = with_outbox.replace(
+            "component = \"b\"\n",
+            "component = \"b\"\nnotify_channel = \"orders\"\n",
+        );
+        assert!(Manifest::parse(&channel)
+            .unwrap_err()
+            .to_string()
+            .contains("notify_channel"));
     }
 
     #[test]

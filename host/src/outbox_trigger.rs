@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::app::{App, Entry};
-use crate::manifest::{Manifest, OutboxTrigger};
+use crate::manifest::{Manifest, OutboxTrigger, OUTBOX_CHANNEL};
 use crate::ops::metrics::metrics;
 use crate::variables::ResolvedVariables;
 
@@ -54,11 +54,7 @@ pub async fn start(
             .render(&trigger.database)
             .context("outbox trigger: database")?;
         let wake = Arc::new(Notify::new());
-        tasks.push(tokio::spawn(listen(
-            database,
-            trigger.notify_channel.clone(),
-            wake.clone(),
-        )));
+        tasks.push(tokio::spawn(listen(database, OUTBOX_CHANNEL, wake.clone())));
         // Each waiting relay loop takes one wake-up: while some are busy
         // publishing, a new notification starts the next.
         for _ in 0..trigger.concurrency {
@@ -70,7 +66,7 @@ pub async fn start(
         }
         tracing::info!(
             component = %trigger.component,
-            channel = %trigger.notify_channel,
+            channel = OUTBOX_CHANNEL,
             concurrency = trigger.concurrency,
             "relaying the outbox"
         );
@@ -79,7 +75,7 @@ pub async fn start(
 }
 
 /// Keeps a `LISTEN` connection open and turns each notification into a wake-up.
-async fn listen(database: String, channel: String, wake: Arc<Notify>) {
+async fn listen(database: String, channel: &'static str, wake: Arc<Notify>) {
     loop {
         match tokio_postgres::connect(&database, tokio_postgres::NoTls).await {
             Ok((client, mut connection)) => {

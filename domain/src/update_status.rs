@@ -78,7 +78,14 @@ impl ApplyStatusEvent<'_> {
             })?;
 
         match outcome {
-            StatusEventOutcome::AlreadyProcessed => Ok(StatusApplied::DuplicateEvent),
+            StatusEventOutcome::AlreadyProcessed => {
+                // A redelivery may be the retry of a handling that committed
+                // and then stopped before it invalidated (or whose
+                // invalidation failed): the entry goes now rather than at
+                // its TTL.
+                self.cache.invalidate(&event.order_id);
+                Ok(StatusApplied::DuplicateEvent)
+            }
             StatusEventOutcome::OrderNotFound => Err(ApplyStatusError::UnknownOrder),
             StatusEventOutcome::Decided(StatusDecision::Apply(change)) => {
                 self.cache.invalidate(&change.order.id);
@@ -281,6 +288,20 @@ mod tests {
 
         assert_eq!(fixture.apply(&shipped), Ok(StatusApplied::DuplicateEvent));
         assert_eq!(fixture.store.outbox().len(), 1);
+    }
+
+    #[test]
+    fn a_duplicate_still_invalidates_the_cached_order() {
+        let order = order_for(user(), at(0));
+        let fixture = Fixture::with(&order);
+        let shipped = event(&order, OrderStatus::Shipped, 7);
+        fixture.apply(&shipped).unwrap();
+        // The first handling's invalidation was lost: a read cached the
+        // order as it was before the event.
+        fixture.cache.put(&order);
+
+        assert_eq!(fixture.apply(&shipped), Ok(StatusApplied::DuplicateEvent));
+        assert_eq!(fixture.cache.get(&order.id), None);
     }
 
     #[test]

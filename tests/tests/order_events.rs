@@ -119,6 +119,23 @@ fn status(app: &TestApp, order_id: &str) -> String {
     ))
 }
 
+/// The order's status as `GET /api/v1/orders/:id` answers it, which the
+/// order cache serves once a read has put the order there (an admin may
+/// read any order).
+async fn status_read_through_the_api(app: &TestApp, order_id: &str) -> String {
+    let admin = app.token(&Uuid::new_v4().to_string(), "orders:admin");
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/orders/{order_id}")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let order: Value = response.json().await.unwrap();
+    order["status"].as_str().unwrap().to_owned()
+}
+
 /// The next message in `<queue>.dlq`, within a few seconds.
 async fn dead_lettered(queue: &str) -> sales_brokers::amqp::Delivery {
     let dlq = format!("{queue}.dlq");
@@ -232,6 +249,58 @@ async fn a_duplicate_event_is_applied_once() {
     assert_eq!(status(&app, &order), "Shipped");
     assert_eq!(status_changed_rows(&app, &order), "1");
     assert_eq!(processed_rows(&app, &event_id), "1");
+}
+
+/// An applied event invalidates the order's cache entry: the next read
+/// answers the new status, not the one cached before the event.
+#[tokio::test]
+async fn an_applied_event_invalidates_the_cached_order() {
+    let app = TestApp::spawn().await;
+    let order = insert_order(&app);
+    app.track_redis_key(format!("orders-api:order:{order}"));
+    assert_eq!(
+        status_read_through_the_api(&app, &order).await,
+        "Pending Shipment"
+    );
+
+    let (event_id, body) = envelope("OrderShipped", &order, json!({}));
+    publish(queue(&app, "orders.shipped"), &event_id, body).await;
+    assert_all_acknowledged(&app, &event_id, 1).await;
+
+    assert_eq!(status_read_through_the_api(&app, &order).await, "Shipped");
+}
+
+/// A redelivered event whose first handling committed but never reached
+/// the cache (the handler stopped in between) is a duplicate, and still
+/// invalidates the entry: the read does not stay stale until the TTL.
+#[tokio::test]
+async fn a_redelivered_event_already_processed_invalidates_the_cached_order() {
+    let app = TestApp::spawn().await;
+    let order = insert_order(&app);
+    app.track_redis_key(format!("orders-api:order:{order}"));
+    assert_eq!(
+        status_read_through_the_api(&app, &order).await,
+        "Pending Shipment"
+    );
+    let (event_id, body) = envelope("OrderShipped", &order, json!({}));
+    // The first handling's commit, without its invalidation.
+    app.database.query(&format!(
+        "WITH changed AS (UPDATE orders SET status = 'Shipped', shipped_at = now(), updated_at = now() \
+         WHERE order_id = '{order}' RETURNING order_id) \
+         INSERT INTO processed_events (event_id, event_type, order_id) \
+         SELECT '{event_id}', 'OrderShipped', order_id FROM changed"
+    ));
+    assert_eq!(
+        status_read_through_the_api(&app, &order).await,
+        "Pending Shipment",
+        "the cache serves the order as read before the commit"
+    );
+
+    publish(queue(&app, "orders.shipped"), &event_id, body).await;
+    assert_all_acknowledged(&app, &event_id, 1).await;
+
+    assert_eq!(status_read_through_the_api(&app, &order).await, "Shipped");
+    assert_eq!(status_changed_rows(&app, &order), "0", "no event written");
 }
 
 /// An OrderShipped for an order shipped already (by an event this service

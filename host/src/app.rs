@@ -66,6 +66,22 @@ pub struct AppParts {
 /// removed so that a guest can trust them.
 const SPIN_HEADER_PREFIX: &str = "spin-";
 
+/// The fixed names among them, built once: parsing a name on every
+/// request cost more than the rest of setting it.
+mod spin_header {
+    use http::HeaderName;
+
+    pub const FULL_URL: HeaderName = HeaderName::from_static("spin-full-url");
+    pub const PATH_INFO: HeaderName = HeaderName::from_static("spin-path-info");
+    pub const MATCHED_ROUTE: HeaderName = HeaderName::from_static("spin-matched-route");
+    pub const RAW_COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-raw-component-route");
+    pub const COMPONENT_ROUTE: HeaderName = HeaderName::from_static("spin-component-route");
+    pub const BASE_PATH: HeaderName = HeaderName::from_static("spin-base-path");
+    pub const CLIENT_ADDR: HeaderName = HeaderName::from_static("spin-client-addr");
+    /// How many of these a request gets at most.
+    pub const COUNT: usize = 7;
+}
+
 impl App {
     pub fn new(parts: AppParts) -> Arc<Self> {
         Arc::new_cyclic(|this| Self {
@@ -392,33 +408,40 @@ fn with_spin_headers(
     let full_url = format!("http://{host}{path_and_query}");
 
     let headers = request.headers_mut();
-    let spoofed: Vec<HeaderName> = headers
+    // Clients rarely send any: look before collecting.
+    if headers
         .keys()
-        .filter(|name| name.as_str().starts_with(SPIN_HEADER_PREFIX))
-        .cloned()
-        .collect();
-    for name in spoofed {
-        headers.remove(name);
+        .any(|name| name.as_str().starts_with(SPIN_HEADER_PREFIX))
+    {
+        let spoofed: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with(SPIN_HEADER_PREFIX))
+            .cloned()
+            .collect();
+        for name in spoofed {
+            headers.remove(name);
+        }
     }
-    let mut set = |name: &str, value: &str| {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_bytes()),
-            HeaderValue::from_str(value),
-        ) {
+    // Room for all of them at once, rather than a rehash halfway.
+    headers.reserve(spin_header::COUNT + route.params.len());
+    let mut set = |name: HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     };
-    set("spin-full-url", &full_url);
-    set("spin-path-info", &route.path_info);
-    set("spin-matched-route", route.raw_route);
-    set("spin-raw-component-route", route.raw_route);
-    set("spin-component-route", &route.component_route);
-    set("spin-base-path", "/");
+    set(spin_header::FULL_URL, &full_url);
+    set(spin_header::PATH_INFO, &route.path_info);
+    set(spin_header::MATCHED_ROUTE, route.raw_route);
+    set(spin_header::RAW_COMPONENT_ROUTE, route.raw_route);
+    set(spin_header::COMPONENT_ROUTE, &route.component_route);
+    set(spin_header::BASE_PATH, "/");
     if let Some(client) = client {
-        set("spin-client-addr", &client.to_string());
+        set(spin_header::CLIENT_ADDR, &client.to_string());
     }
     for (name, value) in &route.params {
-        set(&format!("spin-path-match-{name}"), value);
+        if let Ok(name) = HeaderName::from_bytes(format!("spin-path-match-{name}").as_bytes()) {
+            set(name, value);
+        }
     }
     request
 }

@@ -76,9 +76,12 @@ start_host() {
 # output in $work/NAME.out and .err; sets host_pid (the EXIT trap stops it),
 # host_addr and host_started (the epoch just before the process started).
 # Logs at `warn`: a JSON line per request would measure the logger.
+# BENCH_HOST_WRAPPER (words, e.g. a valgrind command line) runs the host
+# under that command; host_pid is then the wrapper's.
 launch_host() {
-    local name="$1" line
+    local name="$1" line wrapper=()
     shift
+    [[ -n "${BENCH_HOST_WRAPPER:-}" ]] && read -r -a wrapper <<<"$BENCH_HOST_WRAPPER"
     host_started="$EPOCHREALTIME"
     DATABASE_URL="postgres://root@127.0.0.1:5432/$bench_db" \
         REDIS_URL="$redis_url" \
@@ -86,11 +89,11 @@ launch_host() {
         KAFKA_BROKERS=127.0.0.1:9092 \
         JWT_SECRET="${JWT_SECRET:-bench-secret}" \
         RUST_LOG="warn,sales_host=info,sales_host::server=warn" \
-        target/release/sales-host up --listen 127.0.0.1:0 --manifest "${BENCH_MANIFEST:-spin.toml}" "$@" \
+        "${wrapper[@]}" target/release/sales-host up --listen 127.0.0.1:0 --manifest "${BENCH_MANIFEST:-spin.toml}" "$@" \
         >"$work/$name.out" 2>"$work/$name.err" &
     host_pid=$!
     pids+=("$host_pid")
-    line="$(wait_for_line "$work/$name.out" '"message":"listening"' "$host_pid" 120 sales-host)"
+    line="$(wait_for_line "$work/$name.out" '"message":"listening"' "$host_pid" "${BENCH_START_TIMEOUT:-120}" sales-host)"
     host_addr="$(printf '%s\n' "$line" | sed -nE 's/.*"addr":"([^"]+)".*/\1/p')"
     [[ -n "$host_addr" ]] || die "no \"addr\" in sales-host's line: $line"
 }

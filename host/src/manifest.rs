@@ -83,15 +83,15 @@ pub struct Triggers {
     pub outbox: Vec<OutboxTrigger>,
 }
 
-/// The transactional outbox's relay: woken by Postgres `NOTIFY` on
-/// [`OUTBOX_CHANNEL`] and every `interval_ms` as a safety net, it publishes
-/// through the host's broker connections.
 /// The channel the writers' `wake_outbox_relay()` notifies (migration
 /// 0005). It belongs to the database's schema, not to a deployment: a
 /// channel set in the manifest would be one nobody notifies, and the relay
 /// would wait for its interval every time.
 pub const OUTBOX_CHANNEL: &str = "outbox";
 
+/// The transactional outbox's relay: woken by Postgres `NOTIFY` on
+/// [`OUTBOX_CHANNEL`] and every `interval_ms` as a safety net, it publishes
+/// through the host's broker connections.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboxTrigger {

@@ -36,12 +36,7 @@ BENCH_HOST_WRAPPER="$(callgrind host)" BENCH_START_TIMEOUT=600 BENCH_MANIFEST=te
 
 log "starting native-baseline under callgrind"
 # shellcheck disable=SC2046 # the command line is words
-REDIS_URL="$redis_url" $(callgrind native) target/release/native-baseline --listen 127.0.0.1:0 \
-    >"$work/native.out" 2>"$work/native.err" &
-native_pid=$!
-pids+=("$native_pid")
-line="$(wait_for_line "$work/native.out" '^listening on ' "$native_pid" 600 native-baseline)"
-native_addr="${line#listen*on }"
+BENCH_START_TIMEOUT=600 launch_native $(callgrind native)
 
 product_id="$(cat /proc/sys/kernel/random/uuid)"
 stock_key="product-catalog:stock:$product_id"

@@ -98,6 +98,19 @@ launch_host() {
     [[ -n "$host_addr" ]] || die "no \"addr\" in sales-host's line: $line"
 }
 
+# launch_native [command words...]: starts native-baseline (under the
+# command given, e.g. valgrind, if any), output in $work/native.out and
+# .err; sets native_pid (the EXIT trap stops it) and native_addr.
+launch_native() {
+    local line
+    REDIS_URL="$redis_url" "$@" target/release/native-baseline --listen 127.0.0.1:0 \
+        >"$work/native.out" 2>"$work/native.err" &
+    native_pid=$!
+    pids+=("$native_pid")
+    line="$(wait_for_line "$work/native.out" '^listening on ' "$native_pid" "${BENCH_START_TIMEOUT:-30}" native-baseline)"
+    native_addr="${line#listening on }"
+}
+
 # Converts a wrk latency ("812.00us", "1.23ms", "2.01s") to milliseconds.
 to_ms() {
     awk -v v="$1" 'BEGIN {

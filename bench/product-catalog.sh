@@ -20,12 +20,7 @@ prepare
 start_host
 
 log "starting native-baseline"
-REDIS_URL="$redis_url" target/release/native-baseline --listen 127.0.0.1:0 \
-    >"$work/native.out" 2>"$work/native.err" &
-native_pid=$!
-pids+=("$native_pid")
-line="$(wait_for_line "$work/native.out" '^listening on ' "$native_pid" 30 native-baseline)"
-native_addr="${line#listening on }"
+launch_native
 
 product_id="$(cat /proc/sys/kernel/random/uuid)"
 path="/product-service/products/$product_id"

@@ -136,6 +136,18 @@ async fn status_read_through_the_api(app: &TestApp, order_id: &str) -> String {
     order["status"].as_str().unwrap().to_owned()
 }
 
+/// A pending order, read once through the API so that the order cache
+/// holds it (the key is deleted when the test ends).
+async fn insert_cached_order(app: &TestApp) -> String {
+    let order = insert_order(app);
+    app.track_redis_key(format!("orders-api:order:{order}"));
+    assert_eq!(
+        status_read_through_the_api(app, &order).await,
+        "Pending Shipment"
+    );
+    order
+}
+
 /// The next message in `<queue>.dlq`, within a few seconds.
 async fn dead_lettered(queue: &str) -> sales_brokers::amqp::Delivery {
     let dlq = format!("{queue}.dlq");
@@ -256,12 +268,7 @@ async fn a_duplicate_event_is_applied_once() {
 #[tokio::test]
 async fn an_applied_event_invalidates_the_cached_order() {
     let app = TestApp::spawn().await;
-    let order = insert_order(&app);
-    app.track_redis_key(format!("orders-api:order:{order}"));
-    assert_eq!(
-        status_read_through_the_api(&app, &order).await,
-        "Pending Shipment"
-    );
+    let order = insert_cached_order(&app).await;
 
     let (event_id, body) = envelope("OrderShipped", &order, json!({}));
     publish(queue(&app, "orders.shipped"), &event_id, body).await;
@@ -276,12 +283,7 @@ async fn an_applied_event_invalidates_the_cached_order() {
 #[tokio::test]
 async fn a_redelivered_event_already_processed_invalidates_the_cached_order() {
     let app = TestApp::spawn().await;
-    let order = insert_order(&app);
-    app.track_redis_key(format!("orders-api:order:{order}"));
-    assert_eq!(
-        status_read_through_the_api(&app, &order).await,
-        "Pending Shipment"
-    );
+    let order = insert_cached_order(&app).await;
     let (event_id, body) = envelope("OrderShipped", &order, json!({}));
     // The first handling's commit, without its invalidation.
     app.database.query(&format!(

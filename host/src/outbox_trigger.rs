@@ -54,7 +54,7 @@ pub async fn start(
             .render(&trigger.database)
             .context("outbox trigger: database")?;
         let wake = Arc::new(Notify::new());
-        tasks.push(tokio::spawn(listen(database, OUTBOX_CHANNEL, wake.clone())));
+        tasks.push(tokio::spawn(listen(database, wake.clone())));
         // Each waiting relay loop takes one wake-up: while some are busy
         // publishing, a new notification starts the next.
         for _ in 0..trigger.concurrency {
@@ -74,8 +74,9 @@ pub async fn start(
     Ok(tasks)
 }
 
-/// Keeps a `LISTEN` connection open and turns each notification into a wake-up.
-async fn listen(database: String, channel: &'static str, wake: Arc<Notify>) {
+/// Keeps a `LISTEN` connection on [`OUTBOX_CHANNEL`] open and turns each
+/// notification into a wake-up.
+async fn listen(database: String, wake: Arc<Notify>) {
     loop {
         match tokio_postgres::connect(&database, tokio_postgres::NoTls).await {
             Ok((client, mut connection)) => {
@@ -96,7 +97,9 @@ async fn listen(database: String, channel: &'static str, wake: Arc<Notify>) {
                         }
                     }
                 });
-                let listening = client.batch_execute(&format!("LISTEN \"{channel}\"")).await;
+                let listening = client
+                    .batch_execute(&format!("LISTEN \"{OUTBOX_CHANNEL}\""))
+                    .await;
                 if let Err(error) = listening {
                     tracing::warn!(%error, "could not LISTEN for outbox notifications");
                 } else {

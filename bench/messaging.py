@@ -6,6 +6,8 @@ Subcommands:
                  (key order.created); write "event_id arrival_epoch" lines
   kafka-listen   read order-events from its end, without a consumer group;
                  write "event_id arrival_epoch record_timestamp_ms" lines
+                 (only with BENCH_KAFKA_LISTENER=python: by default
+                 bench/kafka-listener, native, does this)
   sample-backlog every second, the outbox backlog (published_at IS NULL)
   report         commit-to-arrival figures from what the above wrote
   consumer       consumer throughput, live: orders in the database, status

@@ -47,15 +47,19 @@
 # reruns on an unchanged tree), BENCH_COMMIT_TIMESTAMPS (1; 0: no Postgres
 # restart, arrival from created_at only), BENCH_FRESH_TANSU (1: tansu
 # restarted empty before the run; 0: the running one), BENCH_KEEP_LOGS (a directory: the hosts' logs and the raw figures are
-# copied there at the end).
+# copied there at the end), BENCH_KAFKA_LISTENER (native: bench/kafka-listener,
+# librdkafka, the default; python: kafka-python, the listener of the runs
+# before 2026-12-06, which under this load added its own delay: see
+# bench/results/kafka-listener-ab-2026-12-06.txt).
 BENCH_DURATION="${BENCH_DURATION:-20s}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-command_line="bench/messaging.sh (BENCH_DURATION=$duration BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64} BENCH_THREADS=$threads BENCH_EVENTS=${BENCH_EVENTS:-10000} BENCH_DUPLICATES=${BENCH_DUPLICATES:-0.2})"
+command_line="bench/messaging.sh (BENCH_DURATION=$duration BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64} BENCH_THREADS=$threads BENCH_EVENTS=${BENCH_EVENTS:-10000} BENCH_DUPLICATES=${BENCH_DUPLICATES:-0.2} BENCH_KAFKA_LISTENER=${BENCH_KAFKA_LISTENER:-native})"
 connections="${BENCH_CONNECTIONS:-64}"
 events="${BENCH_EVENTS:-10000}"
 duplicates="${BENCH_DUPLICATES:-0.2}"
 drain_timeout="${BENCH_DRAIN_TIMEOUT:-120}"
+kafka_listener="${BENCH_KAFKA_LISTENER:-native}"
 loadavg_start="$(cut -d" " -f1-3 /proc/loadavg)"
 
 # The consumers' and the publisher's Python libraries, once, in a venv.
@@ -220,7 +224,11 @@ wait_drained() {
 "$py" bench/messaging.py amqp-listen --out "$work/amqp.txt" --ready "$work/amqp.ready" &
 amqp_pid=$!
 pids+=("$amqp_pid")
-"$py" bench/messaging.py kafka-listen --out "$work/kafka.txt" --ready "$work/kafka.ready" &
+case "$kafka_listener" in
+native) target/release/kafka-listener --out "$work/kafka.txt" --ready "$work/kafka.ready" & ;;
+python) "$py" bench/messaging.py kafka-listen --out "$work/kafka.txt" --ready "$work/kafka.ready" & ;;
+*) die "BENCH_KAFKA_LISTENER: native or python, not $kafka_listener" ;;
+esac
 kafka_pid=$!
 pids+=("$kafka_pid")
 for ready in amqp kafka; do

@@ -54,12 +54,15 @@
 BENCH_DURATION="${BENCH_DURATION:-20s}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-command_line="bench/messaging.sh (BENCH_DURATION=$duration BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64} BENCH_THREADS=$threads BENCH_EVENTS=${BENCH_EVENTS:-10000} BENCH_DUPLICATES=${BENCH_DUPLICATES:-0.2} BENCH_KAFKA_LISTENER=${BENCH_KAFKA_LISTENER:-native})"
+kafka_listener="${BENCH_KAFKA_LISTENER:-native}"
+# Checked now, before the run restarts any service.
+[[ "$kafka_listener" == native || "$kafka_listener" == python ]] ||
+    die "BENCH_KAFKA_LISTENER: native or python, not $kafka_listener"
+command_line="bench/messaging.sh (BENCH_DURATION=$duration BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64} BENCH_THREADS=$threads BENCH_EVENTS=${BENCH_EVENTS:-10000} BENCH_DUPLICATES=${BENCH_DUPLICATES:-0.2} BENCH_KAFKA_LISTENER=$kafka_listener)"
 connections="${BENCH_CONNECTIONS:-64}"
 events="${BENCH_EVENTS:-10000}"
 duplicates="${BENCH_DUPLICATES:-0.2}"
 drain_timeout="${BENCH_DRAIN_TIMEOUT:-120}"
-kafka_listener="${BENCH_KAFKA_LISTENER:-native}"
 loadavg_start="$(cut -d" " -f1-3 /proc/loadavg)"
 
 # The consumers' and the publisher's Python libraries, once, in a venv.
@@ -224,11 +227,11 @@ wait_drained() {
 "$py" bench/messaging.py amqp-listen --out "$work/amqp.txt" --ready "$work/amqp.ready" &
 amqp_pid=$!
 pids+=("$amqp_pid")
-case "$kafka_listener" in
-native) target/release/kafka-listener --out "$work/kafka.txt" --ready "$work/kafka.ready" & ;;
-python) "$py" bench/messaging.py kafka-listen --out "$work/kafka.txt" --ready "$work/kafka.ready" & ;;
-*) die "BENCH_KAFKA_LISTENER: native or python, not $kafka_listener" ;;
-esac
+if [[ "$kafka_listener" == native ]]; then
+    target/release/kafka-listener --out "$work/kafka.txt" --ready "$work/kafka.ready" &
+else
+    "$py" bench/messaging.py kafka-listen --out "$work/kafka.txt" --ready "$work/kafka.ready" &
+fi
 kafka_pid=$!
 pids+=("$kafka_pid")
 for ready in amqp kafka; do

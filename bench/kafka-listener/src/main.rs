@@ -112,7 +112,6 @@ fn main() -> anyhow::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, File::create(&args.out)?);
     File::create(&args.ready)?;
     loop {
-        let mut wrote = false;
         let mut next = consumer.poll(POLL);
         while let Some(result) = next {
             let arrival = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
@@ -123,13 +122,11 @@ fn main() -> anyhow::Result<()> {
                 .map_or_else(|| "?".to_owned(), |envelope| envelope.event_id);
             let timestamp = record.timestamp().to_millis().unwrap_or(-1);
             writeln!(out, "{event_id} {arrival:.6} {timestamp}")?;
-            wrote = true;
             // What is already fetched, without waiting.
             next = consumer.poll(Duration::ZERO);
         }
-        if wrote {
-            // Whole lines: the report may read the file while this runs.
-            out.flush()?;
-        }
+        // Whole lines: the report may read the file while this runs. With
+        // nothing buffered this writes nothing.
+        out.flush()?;
     }
 }

@@ -781,6 +781,56 @@ def summary(args):
           f"(live, for information: {c['handled_per_s']:.0f})")
 
 
+def histograms(path):
+    """The histograms of a Prometheus text page: {(name, labels): {"sum", "count", "buckets": {le: n}}}."""
+    found = {}
+    pattern = re.compile(r'^(\w+)_(bucket|sum|count)\{([^}]*)\} (\S+)$')
+    with open(path, encoding="utf-8") as page:
+        for line in page:
+            m = pattern.match(line.strip())
+            if not m:
+                continue
+            name, part, raw_labels, value = m.groups()
+            labels = dict(re.findall(r'(\w+)="([^"]*)"', raw_labels))
+            le = labels.pop("le", None)
+            h = found.setdefault((name, tuple(sorted(labels.items()))), {"sum": 0.0, "count": 0.0, "buckets": {}})
+            if part == "bucket":
+                h["buckets"][float(le)] = float(value)
+            else:
+                h[part] = float(value)
+    return found
+
+
+def relay_breakdown(args):
+    """Where the relay's time went during the POST load, from two scrapes of the host's /metrics."""
+    before, after = histograms(args.before), histograms(args.after)
+
+    def delta(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        a, b = before.get(key, {"sum": 0.0, "count": 0.0, "buckets": {}}), after.get(key)
+        if b is None or b["count"] - a["count"] <= 0:
+            return None
+        count = b["count"] - a["count"]
+        over = count - (b["buckets"].get(0.1, 0.0) - a["buckets"].get(0.1, 0.0))
+        return {"count": count, "mean_ms": 1000 * (b["sum"] - a["sum"]) / count, "over_100ms": over / count}
+
+    def describe(what, d, unit):
+        if d is None:
+            return f"{what}: none"
+        return (f"{what}: mean {d['mean_ms']:.2f} ms, {100 * d['over_100ms']:.1f}% of {unit} over 100 ms")
+
+    runs = delta("outbox_relay_run_duration_seconds", component="outbox-relay")
+    wait = delta("db_pool_wait_seconds", component="outbox-relay")
+    rabbit = delta("broker_publish_duration_seconds", broker="rabbitmq", outcome="ok")
+    kafka = delta("broker_publish_duration_seconds", broker="kafka", outcome="ok")
+    print("relay during the load (the host's /metrics before and after; a batch's broker wait counts once per event):")
+    label = f"runs ({runs['count']:.0f})" if runs else "runs"
+    print(f"  {describe(label, runs, 'runs')}")
+    print(f"  {describe('waiting for a pooled Postgres connection', wait, 'runs')}")
+    print(f"  {describe('RabbitMQ publisher confirms', rabbit, 'events')}")
+    print(f"  {describe('Kafka delivery reports', kafka, 'events')}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -835,6 +885,10 @@ def main():
                  "consumer-drained", "prefilled-drained", "relay-failures", "broker-interruptions"):
         p.add_argument(f"--{name}", required=True)
     p.set_defaults(func=summary)
+    p = sub.add_parser("relay-breakdown")
+    p.add_argument("--before", required=True)
+    p.add_argument("--after", required=True)
+    p.set_defaults(func=relay_breakdown)
     p = sub.add_parser("delete-queues")
     p.add_argument("queues", nargs="+")
     p.set_defaults(func=delete_queues)

@@ -254,9 +254,12 @@ pids+=("$sampler_pid")
 export BENCH_RUN="arrival-$RANDOM$RANDOM" BENCH_TIMES_DIR="$work/times"
 mkdir -p "$BENCH_TIMES_DIR"
 backlog_start="$(psql_bench "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
+# The host's /metrics around the load: where the relay's time went.
+curl -fsS "$base/metrics" >"$work/metrics-before.txt"
 load_start="$EPOCHREALTIME"
 measure "post-c$connections" "$connections" "$base/api/v1/orders" -s bench/post-order-timed.lua
 load_end="$EPOCHREALTIME"
+curl -fsS "$base/metrics" >"$work/metrics-after.txt"
 backlog_end="$(psql_bench "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
 post_rps="$rps" post_p50="$p50_ms" post_p99="$p99_ms"
 drained_after="$(wait_drained "$drain_timeout")"
@@ -333,5 +336,6 @@ results="$(results_file messaging)"
         --relay-failures "$(cat "$work/host.out" "$work/host2.out" | grep -c '"outbox relay stopped' || true)" \
         --broker-interruptions "$(cat "$work/host.out" "$work/host2.out" | grep -c '"amqp connection failed"' || true)"
     echo "$relay_runs"
+    helper relay-breakdown --before "$work/metrics-before.txt" --after "$work/metrics-after.txt"
 } | tee "$results"
 log "results written to $results"

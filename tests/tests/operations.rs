@@ -155,7 +155,50 @@ async fn request_counters_move_by_the_number_of_requests() {
             "component_instantiation_seconds_count{component=\"product-catalog\"}"
         ) >= 7.0
     );
-    assert!(after.contains("db_pool_connections{"), "{after}");
+}
+
+/// Each component draws its Postgres connections from a pool of its own
+/// (`host/src/services.rs`): the API's reads show up under `orders-api`,
+/// and the relay's runs (every `interval_ms`) under `outbox-relay`.
+#[tokio::test]
+async fn postgres_pools_and_their_waits_are_per_component() {
+    let app = TestApp::spawn().await;
+    let waits = "db_pool_wait_seconds_count{component=\"orders-api\"}";
+    let admin = app.token(&Uuid::new_v4().to_string(), "orders:admin");
+    let before = metrics(&app).await;
+
+    for _ in 0..3 {
+        let unknown = format!("/api/v1/orders/{}", Uuid::new_v4());
+        let response = app
+            .client
+            .get(app.url(&unknown))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "read from the database, not found");
+    }
+
+    let after = wait_for_sample(
+        &app,
+        "db_pool_wait_seconds_count{component=\"outbox-relay\"}",
+        1.0,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(
+        sample(&after, waits) - sample(&before, waits),
+        3.0,
+        "{after}"
+    );
+    for component in ["orders-api", "outbox-relay"] {
+        let pool =
+            format!("db_pool_connections{{component=\"{component}\",database=\"127.0.0.1:5432/");
+        assert!(
+            after.lines().any(|line| line.starts_with(&pool)),
+            "no pool of {component}: {after}"
+        );
+    }
 }
 
 #[tokio::test]

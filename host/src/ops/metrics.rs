@@ -46,6 +46,7 @@ pub struct Metrics {
     pub relay_run_events: HistogramVec,
     pub amqp_unroutable: IntCounterVec,
     pub db_pool_connections: IntGaugeVec,
+    pub db_pool_wait: HistogramVec,
 }
 
 /// The process's metrics.
@@ -174,8 +175,14 @@ impl Metrics {
             ),
             db_pool_connections: gauges(
                 "db_pool_connections",
-                "Postgres connections held by the host's pools, by database and state (in_use, idle)",
-                &["database", "state"],
+                "Postgres connections held by the host's pools (one per component and database), by component, database and state (in_use, idle)",
+                &["component", "database", "state"],
+            ),
+            db_pool_wait: histogram(
+                "db_pool_wait_seconds",
+                "Time a component waited for a pooled Postgres connection (a new one's connecting included), by component",
+                &["component"],
+                LATENCY_BUCKETS,
             ),
             registry,
         }

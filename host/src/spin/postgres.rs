@@ -14,6 +14,7 @@ use deadpool_postgres::Object;
 use tokio_postgres::types::ToSql;
 use wasmtime::component::Resource;
 
+use crate::ops::metrics::metrics;
 use crate::state::GuestState;
 
 use super::pg_values::{self, SqlParam};
@@ -198,11 +199,17 @@ impl wit::HostConnection for GuestState {
                 "address is not permitted by allowed_outbound_hosts".to_owned(),
             )));
         }
-        let pool = match self.services.pg_pool(&address) {
+        let pool = match self.services.pg_pool(&self.component.id, &address) {
             Ok(pool) => pool,
             Err(e) => return Ok(Err(Error::ConnectionFailed(e.to_string()))),
         };
-        let client = match pool.get().await {
+        let waiting = std::time::Instant::now();
+        let client = pool.get().await;
+        metrics()
+            .db_pool_wait
+            .with_label_values(&[&*self.component.id])
+            .observe(waiting.elapsed().as_secs_f64());
+        let client = match client {
             Ok(client) => client,
             Err(e) => return Ok(Err(Error::ConnectionFailed(e.to_string()))),
         };

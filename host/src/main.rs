@@ -69,7 +69,7 @@ struct UpArgs {
     /// Guest instances alive at once (the pooling allocator's size).
     #[arg(long, default_value_t = 256)]
     max_instances: u32,
-    /// Postgres connections per component and database address.
+    /// Postgres connections per database address.
     #[arg(long, default_value_t = 32)]
     pg_pool_size: usize,
     /// Threads serving requests (default: one per CPU).

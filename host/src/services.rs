@@ -1,12 +1,5 @@
-//! Connections to the real services, shared by the guest instances: a
-//! Postgres pool per component and address, and one multiplexed Redis
-//! connection per address.
-//!
-//! A pool per component is a bulkhead: a flood of HTTP requests that holds
-//! every connection of the API's pool cannot keep the outbox relay or the
-//! broker consumer from the database, and the other way round. (One shared
-//! pool made the relay queue behind the API's requests: 7 ms on average per
-//! relay run at 1,077 POST/s, 50 ms at the 99th percentile.)
+//! Connections to the real services, shared by every guest instance: one
+//! Postgres pool and one multiplexed Redis connection per address.
 
 use std::collections::HashMap;
 use std::str::FromStr as _;
@@ -19,7 +12,6 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 /// Settings for the connections the host opens on the guests' behalf.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceLimits {
-    /// Connections per component and database.
     pub pg_pool_size: usize,
     pub connect_timeout: Duration,
     pub redis_response_timeout: Duration,
@@ -45,24 +37,9 @@ enum RedisSlot {
     Failed { at: Instant, why: String },
 }
 
-/// Who a pool is for: the host's own checks (`/health`, the backlog poller)
-/// use [`HOST_POOL`], a guest its component id.
-pub const HOST_POOL: &str = "sales-host";
-
-/// One pool's connections, for the `db_pool_connections` gauges.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolUsage {
-    pub component: String,
-    /// `host:port/name`, never the credentials.
-    pub database: String,
-    pub in_use: usize,
-    pub idle: usize,
-}
-
 pub struct Services {
     limits: ServiceLimits,
-    /// By `(component, address)`.
-    pg: Mutex<HashMap<(String, String), Pool>>,
+    pg: Mutex<HashMap<String, Pool>>,
     redis: tokio::sync::Mutex<HashMap<String, RedisSlot>>,
 }
 
@@ -83,12 +60,11 @@ impl Services {
         }
     }
 
-    /// `component`'s pool for `address`, created on first use. Creating a
-    /// pool opens no connection, so this never waits on the network.
-    pub fn pg_pool(&self, component: &str, address: &str) -> Result<Pool, ServiceError> {
-        let key = (component.to_owned(), address.to_owned());
+    /// The pool for `address`, created on first use. Creating a pool opens no
+    /// connection, so this never waits on the network.
+    pub fn pg_pool(&self, address: &str) -> Result<Pool, ServiceError> {
         let mut pools = self.pg.lock().expect("pg pool map poisoned");
-        if let Some(pool) = pools.get(&key) {
+        if let Some(pool) = pools.get(address) {
             return Ok(pool.clone());
         }
         let mut config = tokio_postgres::Config::from_str(address)
@@ -109,23 +85,24 @@ impl Services {
             .recycle_timeout(Some(self.limits.connect_timeout))
             .build()
             .map_err(|e| ServiceError::InvalidAddress(e.to_string()))?;
-        pools.insert(key, pool.clone());
+        pools.insert(address.to_owned(), pool.clone());
         Ok(pool)
     }
 
-    /// Each pool's connections.
-    pub fn pg_pool_usage(&self) -> Vec<PoolUsage> {
+    /// Each pool's connections as `(database, in use, idle)`, the database
+    /// named by its host, port and name (never its credentials).
+    pub fn pg_pool_usage(&self) -> Vec<(String, usize, usize)> {
         let pools = self.pg.lock().expect("pg pool map poisoned");
         pools
             .iter()
-            .map(|((component, address), pool)| {
+            .map(|(address, pool)| {
                 let status = pool.status();
-                PoolUsage {
-                    component: component.clone(),
-                    database: database_label(address),
-                    in_use: status.size.saturating_sub(status.available),
-                    idle: status.available,
-                }
+                let idle = status.available;
+                (
+                    database_label(address),
+                    status.size.saturating_sub(idle),
+                    idle,
+                )
             })
             .collect()
     }
@@ -198,61 +175,5 @@ mod tests {
             "db.internal:6432/sales"
         );
         assert_eq!(database_label("not a url at all ::"), "invalid");
-    }
-
-    /// A real PostgreSQL (trust authentication, role root), as in CI.
-    const DATABASE: &str = "postgres://root@127.0.0.1:5432/postgres";
-
-    fn one_connection_each() -> Services {
-        Services::new(ServiceLimits {
-            pg_pool_size: 1,
-            connect_timeout: Duration::from_millis(250),
-            ..ServiceLimits::default()
-        })
-    }
-
-    #[tokio::test]
-    async fn a_component_holding_all_its_connections_leaves_the_others_theirs() {
-        let services = one_connection_each();
-        let api = services.pg_pool("orders-api", DATABASE).unwrap();
-        let relay = services.pg_pool("outbox-relay", DATABASE).unwrap();
-
-        let held = api.get().await.expect("PostgreSQL at 127.0.0.1:5432");
-        let relays = relay.get().await;
-        let api_again = api.get().await;
-
-        let relays = relays.expect("the relay's own pool has a connection");
-        relays.simple_query("SELECT 1").await.unwrap();
-        assert!(
-            api_again.is_err(),
-            "the API's pool of one is taken, so a second get waits and times out"
-        );
-        drop(held);
-    }
-
-    #[test]
-    fn one_component_asking_twice_gets_the_same_pool() {
-        let services = one_connection_each();
-
-        services.pg_pool("orders-api", DATABASE).unwrap();
-        services.pg_pool("orders-api", DATABASE).unwrap();
-        services.pg_pool(HOST_POOL, DATABASE).unwrap();
-
-        let mut pools: Vec<_> = services
-            .pg_pool_usage()
-            .into_iter()
-            .map(|usage| (usage.component, usage.database))
-            .collect();
-        pools.sort();
-        assert_eq!(
-            pools,
-            [
-                (
-                    "orders-api".to_owned(),
-                    "127.0.0.1:5432/postgres".to_owned()
-                ),
-                (HOST_POOL.to_owned(), "127.0.0.1:5432/postgres".to_owned()),
-            ]
-        );
     }
 }

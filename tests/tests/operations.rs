@@ -157,11 +157,11 @@ async fn request_counters_move_by_the_number_of_requests() {
     );
 }
 
-/// Each component draws its Postgres connections from a pool of its own
-/// (`host/src/services.rs`): the API's reads show up under `orders-api`,
-/// and the relay's runs (every `interval_ms`) under `outbox-relay`.
+/// Every guest connection's wait for a pooled Postgres connection is timed,
+/// by component: the API's reads under `orders-api`, the relay's runs
+/// (every `interval_ms`) under `outbox-relay`.
 #[tokio::test]
-async fn postgres_pools_and_their_waits_are_per_component() {
+async fn waits_for_a_postgres_connection_are_timed_per_component() {
     let app = TestApp::spawn().await;
     let waits = "db_pool_wait_seconds_count{component=\"orders-api\"}";
     let admin = app.token(&Uuid::new_v4().to_string(), "orders:admin");
@@ -191,14 +191,14 @@ async fn postgres_pools_and_their_waits_are_per_component() {
         3.0,
         "{after}"
     );
-    for component in ["orders-api", "outbox-relay"] {
-        let pool =
-            format!("db_pool_connections{{component=\"{component}\",database=\"127.0.0.1:5432/");
-        assert!(
-            after.lines().any(|line| line.starts_with(&pool)),
-            "no pool of {component}: {after}"
-        );
-    }
+    assert!(
+        sample(
+            &after,
+            "db_pool_wait_seconds_count{component=\"outbox-relay\"}"
+        ) >= 1.0,
+        "{after}"
+    );
+    assert!(after.contains("db_pool_connections{"), "{after}");
 }
 
 #[tokio::test]

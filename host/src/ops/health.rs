@@ -14,7 +14,7 @@ use sales_brokers::kafka::KafkaProducer;
 use sales_brokers::BrokerError;
 use serde::Serialize;
 
-use crate::services::{Services, HOST_POOL};
+use crate::services::Services;
 
 /// The longest one check may take; the endpoint answers within it plus the
 /// time to write the answer.
@@ -117,10 +117,7 @@ impl HealthChecks {
     }
 
     async fn database(&self, url: &str) -> Result<(), String> {
-        let pool = self
-            .services
-            .pg_pool(HOST_POOL, url)
-            .map_err(|e| e.to_string())?;
+        let pool = self.services.pg_pool(url).map_err(|e| e.to_string())?;
         let client = pool.get().await.map_err(|e| e.to_string())?;
         client
             .simple_query("SELECT 1")

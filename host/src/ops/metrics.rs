@@ -175,8 +175,8 @@ impl Metrics {
             ),
             db_pool_connections: gauges(
                 "db_pool_connections",
-                "Postgres connections held by the host's pools (one per component and database), by component, database and state (in_use, idle)",
-                &["component", "database", "state"],
+                "Postgres connections held by the host's pools, by database and state (in_use, idle)",
+                &["database", "state"],
             ),
             db_pool_wait: histogram(
                 "db_pool_wait_seconds",

@@ -110,15 +110,14 @@ impl Ops {
     /// Pool usage is in memory: read it at scrape time.
     fn refresh_pool_gauges(&self) {
         let gauges = &metrics::metrics().db_pool_connections;
-        for pool in self.services.pg_pool_usage() {
+        for (database, in_use, idle) in self.services.pg_pool_usage() {
             let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-            let labels = |state| [pool.component.as_str(), pool.database.as_str(), state];
             gauges
-                .with_label_values(&labels("in_use"))
-                .set(count(pool.in_use));
+                .with_label_values(&[database.as_str(), "in_use"])
+                .set(count(in_use));
             gauges
-                .with_label_values(&labels("idle"))
-                .set(count(pool.idle));
+                .with_label_values(&[database.as_str(), "idle"])
+                .set(count(idle));
         }
     }
 }

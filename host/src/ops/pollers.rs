@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::metrics::metrics;
 use crate::manifest::Manifest;
-use crate::services::{Services, HOST_POOL};
+use crate::services::Services;
 use crate::variables::ResolvedVariables;
 
 pub const POLL_EVERY: Duration = Duration::from_secs(2);
@@ -93,7 +93,7 @@ async fn poll_outbox(services: Arc<Services>, database: String) {
 /// Unpublished events and the age in seconds of the oldest (0 when none).
 /// The partial index on unpublished rows keeps this cheap.
 async fn outbox_backlog(services: &Services, database: &str) -> anyhow::Result<(i64, f64)> {
-    let client = services.pg_pool(HOST_POOL, database)?.get().await?;
+    let client = services.pg_pool(database)?.get().await?;
     let row = client
         .query_one(
             "SELECT count(*)::bigint, \

@@ -199,7 +199,7 @@ impl wit::HostConnection for GuestState {
                 "address is not permitted by allowed_outbound_hosts".to_owned(),
             )));
         }
-        let pool = match self.services.pg_pool(&self.component.id, &address) {
+        let pool = match self.services.pg_pool(&address) {
             Ok(pool) => pool,
             Err(e) => return Ok(Err(Error::ConnectionFailed(e.to_string()))),
         };

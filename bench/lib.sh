@@ -9,6 +9,8 @@ duration="${BENCH_DURATION:-10s}"
 threads="${BENCH_THREADS:-2}"
 warmup="${BENCH_WARMUP:-3s}"
 redis_url="redis://127.0.0.1:6379"
+# tansu (scripts/services.sh): the host's KAFKA_BROKERS and the bench's listeners.
+kafka_brokers="127.0.0.1:9092"
 
 work="$(mktemp -d)"
 pids=()
@@ -86,7 +88,7 @@ launch_host() {
     DATABASE_URL="postgres://root@127.0.0.1:5432/$bench_db" \
         REDIS_URL="$redis_url" \
         RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
-        KAFKA_BROKERS=127.0.0.1:9092 \
+        KAFKA_BROKERS="$kafka_brokers" \
         JWT_SECRET="${JWT_SECRET:-bench-secret}" \
         RUST_LOG="warn,sales_host=info,sales_host::server=warn" \
         "${wrapper[@]}" target/release/sales-host up --listen 127.0.0.1:0 --manifest "${BENCH_MANIFEST:-spin.toml}" "$@" \

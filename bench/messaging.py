@@ -39,10 +39,8 @@ import time
 import uuid
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2f"
-KAFKA = "127.0.0.1:9092"
 EXCHANGE = "orders.created"
 ROUTING_KEY = "order.created"
-TOPIC = "order-events"
 EVENT_ID = re.compile(rb'"event_id"\s*:\s*"([0-9a-fA-F-]{36})"')
 
 stopping = False
@@ -131,7 +129,7 @@ def kafka_listen(args):
 
     stop_on_signal()
     consumer = KafkaConsumer(
-        bootstrap_servers=KAFKA,
+        bootstrap_servers=args.bootstrap,
         group_id=None,  # no group: assigned partitions, nothing committed, nobody's messages taken
         enable_auto_commit=False,
         fetch_max_wait_ms=args.fetch_max_wait_ms,
@@ -142,12 +140,12 @@ def kafka_listen(args):
     partitions = None
     deadline = time.time() + 30
     while not partitions and time.time() < deadline:
-        partitions = consumer.partitions_for_topic(TOPIC)
+        partitions = consumer.partitions_for_topic(args.topic)
         if not partitions:
             time.sleep(0.2)
     if not partitions:
-        sys.exit(f"messaging.py: topic {TOPIC} has no partitions")
-    tps = [TopicPartition(TOPIC, p) for p in sorted(partitions)]
+        sys.exit(f"messaging.py: topic {args.topic} has no partitions")
+    tps = [TopicPartition(args.topic, p) for p in sorted(partitions)]
     consumer.assign(tps)
     consumer.seek_to_end(*tps)
     for tp in tps:
@@ -839,6 +837,8 @@ def main():
     p.add_argument("--ready", required=True)
     p.set_defaults(func=amqp_listen)
     p = sub.add_parser("kafka-listen")
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--topic", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--ready", required=True)
     p.add_argument("--fetch-max-wait-ms", type=int, default=10)

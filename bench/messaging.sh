@@ -59,6 +59,8 @@ kafka_listener="${BENCH_KAFKA_LISTENER:-native}"
 [[ "$kafka_listener" == native || "$kafka_listener" == python ]] ||
     die "BENCH_KAFKA_LISTENER: native or python, not $kafka_listener"
 command_line="bench/messaging.sh (BENCH_DURATION=$duration BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64} BENCH_THREADS=$threads BENCH_EVENTS=${BENCH_EVENTS:-10000} BENCH_DUPLICATES=${BENCH_DUPLICATES:-0.2} BENCH_KAFKA_LISTENER=$kafka_listener)"
+# The topic the relay sends every event to (spin.toml, [[trigger.outbox]]).
+kafka_topic=order-events
 connections="${BENCH_CONNECTIONS:-64}"
 events="${BENCH_EVENTS:-10000}"
 duplicates="${BENCH_DUPLICATES:-0.2}"
@@ -145,7 +147,7 @@ if [[ "${BENCH_FRESH_TANSU:-1}" != 0 ]]; then
     log "tansu: restarting it empty"
     pkill -f '[t]ansu broker' || true
     for _ in $(seq 1 100); do
-        (exec 3<>/dev/tcp/127.0.0.1/9092) 2>/dev/null || break
+        (exec 3<>"/dev/tcp/${kafka_brokers%:*}/${kafka_brokers##*:}") 2>/dev/null || break
         sleep 0.1
     done
     scripts/services.sh >&2
@@ -228,9 +230,11 @@ wait_drained() {
 amqp_pid=$!
 pids+=("$amqp_pid")
 if [[ "$kafka_listener" == native ]]; then
-    target/release/kafka-listener --out "$work/kafka.txt" --ready "$work/kafka.ready" &
+    target/release/kafka-listener --bootstrap "$kafka_brokers" --topic "$kafka_topic" \
+        --out "$work/kafka.txt" --ready "$work/kafka.ready" &
 else
-    "$py" bench/messaging.py kafka-listen --out "$work/kafka.txt" --ready "$work/kafka.ready" &
+    "$py" bench/messaging.py kafka-listen --bootstrap "$kafka_brokers" --topic "$kafka_topic" \
+        --out "$work/kafka.txt" --ready "$work/kafka.ready" &
 fi
 kafka_pid=$!
 pids+=("$kafka_pid")

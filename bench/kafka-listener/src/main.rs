@@ -1,4 +1,4 @@
-//! Benchmark helper of `bench/messaging.sh`: reads `order-events` from its
+//! Benchmark helper of `bench/messaging.sh`: reads a topic (`order-events`) from its
 //! current end, without joining a consumer group, and writes one line per
 //! record, `event_id arrival_epoch_seconds record_timestamp_ms`, the format
 //! `bench/messaging.py report` reads.
@@ -7,8 +7,9 @@
 //! on this two-CPU machine the Python listener, starved by the load it
 //! measures, added tens of milliseconds of its own to the arrival times.
 //!
-//! Usage: kafka-listener --out FILE --ready FILE [--bootstrap HOST:PORT]
-//! [--topic NAME] [--fetch-max-wait-ms N]. Runs until killed (SIGTERM):
+//! Usage: kafka-listener --bootstrap HOST:PORT --topic NAME --out FILE
+//! --ready FILE [--fetch-max-wait-ms N] (the address and the topic come from
+//! `bench/messaging.sh`, which sets them once for both listeners). Runs until killed (SIGTERM):
 //! each batch of lines is flushed as soon as it is written, so what was
 //! read before the signal is in the file.
 
@@ -37,8 +38,8 @@ impl Args {
         let mut args = Self {
             out: String::new(),
             ready: String::new(),
-            bootstrap: "127.0.0.1:9092".to_owned(),
-            topic: "order-events".to_owned(),
+            bootstrap: String::new(),
+            topic: String::new(),
             fetch_max_wait_ms: 10,
         };
         let mut words = std::env::args().skip(1);
@@ -57,8 +58,11 @@ impl Args {
                 other => bail!("unknown argument {other:?}"),
             }
         }
-        if args.out.is_empty() || args.ready.is_empty() {
-            bail!("usage: kafka-listener --out FILE --ready FILE [--bootstrap HOST:PORT] [--topic NAME] [--fetch-max-wait-ms N]");
+        if [&args.out, &args.ready, &args.bootstrap, &args.topic]
+            .iter()
+            .any(|value| value.is_empty())
+        {
+            bail!("usage: kafka-listener --bootstrap HOST:PORT --topic NAME --out FILE --ready FILE [--fetch-max-wait-ms N]");
         }
         Ok(args)
     }

@@ -310,17 +310,9 @@ if [[ "$drained_after" != not-drained ]]; then
 else
     prefilled_drained="not-waited (the load's backlog was still draining)"
 fi
-# The relay's share of the prefilled run's work: how many runs it made for
-# the OrderStatusChanged events (an empty run is an instance and a query
-# that found nothing), from the second host's /metrics.
-relay_runs="$(curl -fsS "http://$host_addr/metrics" | awk '
-    /^outbox_relay_run_events_bucket\{.*le="0"\}/ { empty += $NF }
-    /^outbox_relay_run_events_count/ { runs += $NF }
-    /^outbox_relay_run_events_sum/ { events += $NF }
-    END {
-        printf "relay runs while consuming prefilled queues: %d (%d empty), %d events, %.2f events per run\n",
-            runs, empty, events, (runs > 0 ? events / runs : 0)
-    }')"
+# The relay's share of the prefilled run's work (bench/messaging.py
+# relay-runs), from the second host's /metrics.
+curl -fsS "http://$host_addr/metrics" >"$work/metrics-prefilled.txt"
 loadavg_end="$(cut -d" " -f1-3 /proc/loadavg)"
 kill -TERM "$amqp_pid" 2>/dev/null || true
 wait "$amqp_pid" 2>/dev/null || true
@@ -339,7 +331,7 @@ results="$(results_file messaging)"
         --prefilled-drained "$prefilled_drained" \
         --relay-failures "$(cat "$work/host.out" "$work/host2.out" | grep -c '"outbox relay stopped' || true)" \
         --broker-interruptions "$(cat "$work/host.out" "$work/host2.out" | grep -c '"amqp connection failed"' || true)"
-    echo "$relay_runs"
+    helper relay-runs --metrics "$work/metrics-prefilled.txt"
     helper relay-breakdown --before "$work/metrics-before.txt" --after "$work/metrics-after.txt"
 } | tee "$results"
 log "results written to $results"

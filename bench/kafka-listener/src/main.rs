@@ -1,7 +1,7 @@
-//! Benchmark helper of `bench/messaging.sh`: reads a topic (`order-events`) from its
-//! current end, without joining a consumer group, and writes one line per
-//! record, `event_id arrival_epoch_seconds record_timestamp_ms`, the format
-//! `bench/messaging.py report` reads.
+//! Benchmark helper of `bench/messaging.sh`: reads a topic (`order-events`)
+//! from its current end, without joining a consumer group, and writes one
+//! line per record, `event_id arrival_epoch_seconds record_timestamp_ms`,
+//! the format `bench/messaging.py report` reads.
 //!
 //! Native (librdkafka, as the host's producer) rather than kafka-python:
 //! on this two-CPU machine the Python listener, starved by the load it
@@ -9,9 +9,9 @@
 //!
 //! Usage: kafka-listener --bootstrap HOST:PORT --topic NAME --out FILE
 //! --ready FILE [--fetch-max-wait-ms N] (the address and the topic come from
-//! `bench/messaging.sh`, which sets them once for both listeners). Runs until killed (SIGTERM):
-//! each batch of lines is flushed as soon as it is written, so what was
-//! read before the signal is in the file.
+//! `bench/messaging.sh`, which sets them once for both listeners). Runs
+//! until killed (SIGTERM): each batch of lines is flushed as soon as it is
+//! written, so what was read before the signal is in the file.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};

@@ -9,7 +9,9 @@ duration="${BENCH_DURATION:-10s}"
 threads="${BENCH_THREADS:-2}"
 warmup="${BENCH_WARMUP:-3s}"
 redis_url="redis://127.0.0.1:6379"
-# tansu (scripts/services.sh): the host's KAFKA_BROKERS and the bench's listeners.
+# RabbitMQ and tansu (scripts/services.sh): the host's RABBITMQ_URL and
+# KAFKA_BROKERS, and where the bench's listeners and publishers connect.
+amqp_url="amqp://guest:guest@127.0.0.1:5672/%2f"
 kafka_brokers="127.0.0.1:9092"
 
 work="$(mktemp -d)"
@@ -87,7 +89,7 @@ launch_host() {
     host_started="$EPOCHREALTIME"
     DATABASE_URL="postgres://root@127.0.0.1:5432/$bench_db" \
         REDIS_URL="$redis_url" \
-        RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2f \
+        RABBITMQ_URL="$amqp_url" \
         KAFKA_BROKERS="$kafka_brokers" \
         JWT_SECRET="${JWT_SECRET:-bench-secret}" \
         RUST_LOG="warn,sales_host=info,sales_host::server=warn" \

@@ -2,12 +2,14 @@
 """Helpers of bench/messaging.sh (a benchmark, not a test).
 
 Subcommands:
-  amqp-listen    bind an exclusive, auto-delete queue to orders.created
-                 (key order.created); write "event_id arrival_epoch" lines
+  amqp-listen    bind an exclusive, auto-delete queue to an exchange
+                 (orders.created, key order.created); write "event_id
+                 arrival_epoch" lines (only with BENCH_AMQP_LISTENER=python:
+                 by default bench/listeners' amqp-listener, native, does this)
   kafka-listen   read order-events from its end, without a consumer group;
                  write "event_id arrival_epoch record_timestamp_ms" lines
                  (only with BENCH_KAFKA_LISTENER=python: by default
-                 bench/kafka-listener, native, does this)
+                 bench/listeners' kafka-listener, native, does this)
   sample-backlog every second, the outbox backlog (published_at IS NULL)
   report         commit-to-arrival figures from what the above wrote
   consumer       consumer throughput, live: orders in the database, status
@@ -20,9 +22,10 @@ Subcommands:
                  host's log, first "consuming" to last "message handled"
   delete-queues  delete the bench's queues (and their retry/dead-letter queues)
 
-Needs pika and kafka-python (bench/messaging.sh installs them in a venv) and
-psql on PATH. Times are the system's real-time clock, which the host, the
-database and these processes share (one machine).
+Needs pika and kafka-python (bench/messaging.sh installs them in a venv),
+psql on PATH and RabbitMQ's address in BENCH_AMQP_URL (bench/lib.sh). Times
+are the system's real-time clock, which the host, the database and these
+processes share (one machine).
 """
 
 import argparse
@@ -38,9 +41,6 @@ import sys
 import time
 import uuid
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/%2f"
-EXCHANGE = "orders.created"
-ROUTING_KEY = "order.created"
 EVENT_ID = re.compile(rb'"event_id"\s*:\s*"([0-9a-fA-F-]{36})"')
 
 stopping = False
@@ -77,6 +77,12 @@ def psql(db, sql, stdin=None):
     return out.stdout
 
 
+def amqp_connection():
+    import pika
+
+    return pika.BlockingConnection(pika.URLParameters(os.environ["BENCH_AMQP_URL"]))
+
+
 def touch(path):
     with open(path, "w", encoding="utf-8") as f:
         f.write("ready\n")
@@ -85,8 +91,6 @@ def touch(path):
 # ---------------------------------------------------------------- listeners
 
 def amqp_listen(args):
-    import pika
-
     stop_on_signal()
     out = open(args.out, "w", encoding="utf-8", buffering=1 << 16)
 
@@ -102,10 +106,10 @@ def amqp_listen(args):
     # queue is bound the relay is refused and retries, so nothing is lost.
     while not stopping:
         try:
-            connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+            connection = amqp_connection()
             channel = connection.channel()
             queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
-            channel.queue_bind(queue, EXCHANGE, routing_key=ROUTING_KEY)
+            channel.queue_bind(queue, args.exchange, routing_key=args.routing_key)
             channel.basic_qos(prefetch_count=2000)
             channel.basic_consume(queue, on_message, auto_ack=True)
             touch(args.ready)
@@ -510,11 +514,9 @@ def afterwards(args, user, connection):
 def consumer(args):
     """The live run: published while the host consumes, timed from the first
     publish (the publisher shares the machine with the host)."""
-    import pika
-
     user, counts, stream = consumer_events(args, args.orders_out)
     log = HostLog(args.host_log, from_end=True)
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    connection = amqp_connection()
     channel = connection.channel()
     for queue in (args.shipped_queue, args.delivered_queue):
         channel.queue_declare(queue, passive=True)  # the host declared them
@@ -554,9 +556,7 @@ def consumer_fill(args):
     """The prefilled run's first half, while no host runs: orders and events
     as in the live run, published to the durable queues the stopped host
     left, and their depths checked against what was published."""
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    connection = amqp_connection()
     # Anything already there (a retry on its way back included) would be
     # consumed and counted with this run's messages.
     before = depths(connection, args.shipped_queue, args.delivered_queue)
@@ -601,8 +601,6 @@ def consumer_drain(args):
     """The prefilled run's second half, once the host is started on the full
     queues: timed on the host's own log, from its first "consuming" line to
     its last "message handled" line."""
-    import pika
-
     fill = json.load(open(args.fill, encoding="utf-8"))
     user = fill["user_id"]
     log = HostLog(args.host_log, from_end=False)
@@ -620,7 +618,7 @@ def consumer_drain(args):
     processed, _, complete = wait_settled(args, user, fill, log, lambda: time.sleep(0.1), alive,
                                           db_every=1.0)
     backlog_after = int(psql(args.db, BACKLOG))
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    connection = amqp_connection()
     checks = afterwards(args, user, connection)
     connection.close()
     t0, t_end = log.first_consuming, log.last_handled
@@ -641,9 +639,7 @@ def consumer_drain(args):
 
 
 def delete_queues(args):
-    import pika
-
-    connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    connection = amqp_connection()
     for base in args.queues:
         for q in [base, f"{base}.dlq"] + [f"{base}.retry.{n}" for n in range(1, 9)]:
             channel = connection.channel()
@@ -852,6 +848,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("amqp-listen")
+    p.add_argument("--exchange", required=True)
+    p.add_argument("--routing-key", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--ready", required=True)
     p.set_defaults(func=amqp_listen)

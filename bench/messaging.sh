@@ -47,20 +47,31 @@
 # reruns on an unchanged tree), BENCH_COMMIT_TIMESTAMPS (1; 0: no Postgres
 # restart, arrival from created_at only), BENCH_FRESH_TANSU (1: tansu
 # restarted empty before the run; 0: the running one), BENCH_KEEP_LOGS (a directory: the hosts' logs and the raw figures are
-# copied there at the end), BENCH_KAFKA_LISTENER (native: bench/kafka-listener,
-# librdkafka, the default; python: kafka-python, the listener of the runs
-# before 2026-12-06, which under this load added its own delay: see
-# bench/results/kafka-listener-ab-2026-12-06.txt).
+# copied there at the end), BENCH_KAFKA_LISTENER (native: bench/listeners'
+# kafka-listener, librdkafka, the default; python: kafka-python, the listener
+# of the runs before 2026-12-06, which under this load added its own delay:
+# see bench/results/kafka-listener-ab-2026-12-06.txt), BENCH_AMQP_LISTENER
+# (native: bench/listeners' amqp-listener, lapin, the default; python: pika,
+# the listener of the runs up to 2026-12-06, whose p99 under this load was
+# its own: see bench/results/amqp-listener-ab-2026-12-06.txt).
 BENCH_DURATION="${BENCH_DURATION:-20s}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 kafka_listener="${BENCH_KAFKA_LISTENER:-native}"
+amqp_listener="${BENCH_AMQP_LISTENER:-native}"
 # Checked now, before the run restarts any service.
-[[ "$kafka_listener" == native || "$kafka_listener" == python ]] ||
-    die "BENCH_KAFKA_LISTENER: native or python, not $kafka_listener"
-command_line="bench/messaging.sh (BENCH_DURATION=$duration BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64} BENCH_THREADS=$threads BENCH_EVENTS=${BENCH_EVENTS:-10000} BENCH_DUPLICATES=${BENCH_DUPLICATES:-0.2} BENCH_KAFKA_LISTENER=$kafka_listener)"
-# The topic the relay sends every event to (spin.toml, [[trigger.outbox]]).
+for listener in "BENCH_KAFKA_LISTENER=$kafka_listener" "BENCH_AMQP_LISTENER=$amqp_listener"; do
+    [[ "${listener#*=}" == native || "${listener#*=}" == python ]] ||
+        die "${listener%%=*}: native or python, not ${listener#*=}"
+done
+command_line="bench/messaging.sh (BENCH_DURATION=$duration BENCH_CONNECTIONS=${BENCH_CONNECTIONS:-64} BENCH_THREADS=$threads BENCH_EVENTS=${BENCH_EVENTS:-10000} BENCH_DUPLICATES=${BENCH_DUPLICATES:-0.2} BENCH_KAFKA_LISTENER=$kafka_listener BENCH_AMQP_LISTENER=$amqp_listener)"
+# Where the relay sends each OrderCreated (CONTRACT.md, "Events"): the topic
+# of every event, and RabbitMQ's exchange and routing key.
 kafka_topic=order-events
+amqp_exchange=orders.created
+amqp_routing_key=order.created
+# bench/messaging.py's publishers and pika listener connect here.
+export BENCH_AMQP_URL="$amqp_url"
 connections="${BENCH_CONNECTIONS:-64}"
 events="${BENCH_EVENTS:-10000}"
 duplicates="${BENCH_DUPLICATES:-0.2}"
@@ -224,9 +235,15 @@ wait_drained() {
 # 1. Commit to arrival. The listeners first: the relay publishes OrderCreated
 # with `mandatory` set, so while no queue is bound to orders.created every
 # event is refused (NO_ROUTE) and the relay stops at the oldest, Kafka too.
-# Started directly (not through a shell function) so that $! is Python's
-# pid and SIGTERM reaches it.
-"$py" bench/messaging.py amqp-listen --out "$work/amqp.txt" --ready "$work/amqp.ready" &
+# Started directly (not through a shell function) so that $! is the
+# listener's pid and SIGTERM reaches it.
+amqp_listener_args=(--exchange "$amqp_exchange" --routing-key "$amqp_routing_key"
+    --out "$work/amqp.txt" --ready "$work/amqp.ready")
+if [[ "$amqp_listener" == native ]]; then
+    target/release/amqp-listener --url "$amqp_url" "${amqp_listener_args[@]}" &
+else
+    "$py" bench/messaging.py amqp-listen "${amqp_listener_args[@]}" &
+fi
 amqp_pid=$!
 pids+=("$amqp_pid")
 if [[ "$kafka_listener" == native ]]; then

@@ -1,0 +1,126 @@
+//! What the listeners of `bench/messaging.sh` share: their command line and
+//! the file of arrivals that `bench/messaging.py report` reads, one line per
+//! event, `event_id arrival_epoch_seconds [extra]`.
+//!
+//! Native listeners, because on this two-CPU machine Python ones, starved by
+//! the load they measure, added their own delay to the arrival times:
+//! tens of milliseconds for kafka-python, hundreds at p99 for pika.
+
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context};
+
+/// `--name value` pairs from the command line.
+pub struct Flags {
+    usage: &'static str,
+    values: HashMap<String, String>,
+}
+
+impl Flags {
+    /// Parses the process's arguments; a flag not in `known` is refused.
+    pub fn parse(usage: &'static str, known: &[&str]) -> anyhow::Result<Self> {
+        let mut values = HashMap::new();
+        let mut words = std::env::args().skip(1);
+        while let Some(flag) = words.next() {
+            let Some(name) = flag.strip_prefix("--").filter(|name| known.contains(name)) else {
+                bail!("unknown argument {flag:?}\nusage: {usage}");
+            };
+            let value = words
+                .next()
+                .with_context(|| format!("{flag} needs a value\nusage: {usage}"))?;
+            values.insert(name.to_owned(), value);
+        }
+        Ok(Self { usage, values })
+    }
+
+    pub fn required(&self, name: &str) -> anyhow::Result<String> {
+        match self.values.get(name) {
+            Some(value) if !value.is_empty() => Ok(value.clone()),
+            _ => bail!("--{name} is required\nusage: {}", self.usage),
+        }
+    }
+
+    pub fn or<T>(&self, name: &str, default: T) -> anyhow::Result<T>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        self.values.get(name).map_or(Ok(default), |value| {
+            value
+                .parse()
+                .map_err(|error| anyhow::anyhow!("--{name} {value:?}: {error}"))
+        })
+    }
+}
+
+/// The file of arrivals. Lines are buffered: call [`Arrivals::flush`] once
+/// what has been received so far is written, so that the report, which
+/// reads the file while the listener runs, only sees whole lines.
+pub struct Arrivals {
+    out: BufWriter<File>,
+}
+
+impl Arrivals {
+    pub fn create(path: &str) -> anyhow::Result<Self> {
+        let file = File::create(path).with_context(|| format!("creating {path}"))?;
+        Ok(Self {
+            out: BufWriter::with_capacity(1 << 16, file),
+        })
+    }
+
+    /// Tells `bench/messaging.sh` that the listener reads from now on.
+    pub fn ready(path: &str) -> anyhow::Result<()> {
+        File::create(path).with_context(|| format!("creating {path}"))?;
+        Ok(())
+    }
+
+    /// One event, arrived now; `extra` goes at the end of its line.
+    pub fn record(&mut self, event_id: &str, extra: Option<i64>) -> anyhow::Result<()> {
+        let arrival = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs_f64();
+        match extra {
+            Some(extra) => writeln!(self.out, "{event_id} {arrival:.6} {extra}")?,
+            None => writeln!(self.out, "{event_id} {arrival:.6}")?,
+        }
+        Ok(())
+    }
+
+    /// With nothing buffered this writes nothing.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        Ok(self.out.flush()?)
+    }
+}
+
+/// The envelope's `event_id`, or `?` for a payload without one (counted by
+/// the report as an unknown arrival).
+pub fn event_id(payload: Option<&[u8]>) -> String {
+    /// The only field read from the envelope.
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        event_id: String,
+    }
+    payload
+        .and_then(|payload| serde_json::from_slice::<Envelope>(payload).ok())
+        .map_or_else(|| "?".to_owned(), |envelope| envelope.event_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::event_id;
+
+    #[test]
+    fn an_envelope_gives_its_event_id_and_anything_else_a_question_mark() {
+        let envelope =
+            br#"{"event_id":"5b0c9a34-0c55-4f39-9c1e-3f6c2b1f0a11","event_type":"OrderCreated"}"#;
+        assert_eq!(
+            event_id(Some(envelope)),
+            "5b0c9a34-0c55-4f39-9c1e-3f6c2b1f0a11"
+        );
+        assert_eq!(event_id(Some(b"not json")), "?");
+        assert_eq!(event_id(None), "?");
+    }
+}

@@ -4,8 +4,9 @@
 Subcommands:
   amqp-listen    bind an exclusive, auto-delete queue to an exchange
                  (orders.created, key order.created); write "event_id
-                 arrival_epoch" lines (only with BENCH_AMQP_LISTENER=python:
-                 by default bench/listeners' amqp-listener, native, does this)
+                 arrival_epoch" lines (the default; with
+                 BENCH_AMQP_LISTENER=native bench/listeners' amqp-listener
+                 does this)
   kafka-listen   read order-events from its end, without a consumer group;
                  write "event_id arrival_epoch record_timestamp_ms" lines
                  (only with BENCH_KAFKA_LISTENER=python: by default

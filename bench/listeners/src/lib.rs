@@ -4,7 +4,10 @@
 //!
 //! Native listeners, because on this two-CPU machine Python ones, starved by
 //! the load they measure, added their own delay to the arrival times:
-//! tens of milliseconds for kafka-python, hundreds at p99 for pika.
+//! tens of milliseconds for kafka-python, at times hundreds at p99 for pika.
+//! (The bench still binds pika by default: with the native AMQP listener
+//! bound, the relay's own tail was worse; see
+//! `bench/results/amqp-listener-ab-2026-12-06.txt`.)
 
 use std::collections::HashMap;
 use std::fmt::Display;

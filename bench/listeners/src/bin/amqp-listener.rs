@@ -1,6 +1,7 @@
 //! Binds an exclusive, auto-delete queue to an exchange (`orders.created`,
 //! key `order.created`) and writes one line per message, `event_id
-//! arrival_epoch_seconds`.
+//! arrival_epoch_seconds`. `bench/messaging.sh` uses it with
+//! `BENCH_AMQP_LISTENER=native`.
 //!
 //! Usage: amqp-listener --url AMQP_URL --exchange NAME --routing-key KEY
 //! --out FILE --ready FILE [--prefetch N] (set once in `bench/messaging.sh`

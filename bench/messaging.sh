@@ -93,6 +93,16 @@ install_python_clients() {
 if [[ -n "${BENCH_NO_BUILD:-}" ]]; then install_wrk; else prepare; fi
 install_python_clients
 
+# Nothing else may be bound to the exchange: a forgotten listener or a test's
+# queue takes every OrderCreated too, and RabbitMQ's time with it (a stray
+# listener spoilt a series of runs on 2026-12-06). Checked before the run
+# restarts any service.
+bindings="$(rabbitmqctl -q list_bindings source_name destination_name)" ||
+    die "rabbitmqctl list_bindings failed: cannot tell what else is bound to $amqp_exchange"
+foreign="$(awk -v exchange="$amqp_exchange" '$1 == exchange { printf " %s", $2 }' <<<"$bindings")"
+[[ -z "$foreign" ]] ||
+    die "queues already bound to $amqp_exchange:$foreign (stop what consumes them, or delete them, and run again)"
+
 # Exact commit times: with track_commit_timestamp on, Postgres keeps each
 # transaction's commit time. The setting takes a server restart, so it is
 # turned on below, before any host connects, and put back at the end.

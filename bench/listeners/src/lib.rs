@@ -1,4 +1,4 @@
-//! What the listeners of `bench/messaging.sh` share: their command line and
+//! What the listeners of `bench/messaging.sh` share: their output flags and
 //! the file of arrivals that `bench/messaging.py report` reads, one line per
 //! event, `event_id arrival_epoch_seconds [extra]`.
 //!
@@ -9,56 +9,21 @@
 //! bound, the relay's own tail was worse; see
 //! `bench/results/amqp-listener-ab-2026-12-06.txt`.)
 
-use std::collections::HashMap;
-use std::fmt::Display;
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
+use clap::builder::NonEmptyStringValueParser;
 
-/// `--name value` pairs from the command line.
-pub struct Flags {
-    usage: &'static str,
-    values: HashMap<String, String>,
-}
-
-impl Flags {
-    /// Parses the process's arguments; a flag not in `known` is refused.
-    pub fn parse(usage: &'static str, known: &[&str]) -> anyhow::Result<Self> {
-        let mut values = HashMap::new();
-        let mut words = std::env::args().skip(1);
-        while let Some(flag) = words.next() {
-            let Some(name) = flag.strip_prefix("--").filter(|name| known.contains(name)) else {
-                bail!("unknown argument {flag:?}\nusage: {usage}");
-            };
-            let value = words
-                .next()
-                .with_context(|| format!("{flag} needs a value\nusage: {usage}"))?;
-            values.insert(name.to_owned(), value);
-        }
-        Ok(Self { usage, values })
-    }
-
-    pub fn required(&self, name: &str) -> anyhow::Result<String> {
-        match self.values.get(name) {
-            Some(value) if !value.is_empty() => Ok(value.clone()),
-            _ => bail!("--{name} is required\nusage: {}", self.usage),
-        }
-    }
-
-    pub fn or<T>(&self, name: &str, default: T) -> anyhow::Result<T>
-    where
-        T: FromStr,
-        T::Err: Display,
-    {
-        self.values.get(name).map_or(Ok(default), |value| {
-            value
-                .parse()
-                .map_err(|error| anyhow::anyhow!("--{name} {value:?}: {error}"))
-        })
-    }
+/// Where a listener writes: the arrivals, and the file whose creation tells
+/// `bench/messaging.sh` that it reads from now on.
+#[derive(clap::Args)]
+pub struct Output {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub out: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    pub ready: String,
 }
 
 /// The file of arrivals. Lines are buffered: call [`Arrivals::flush`] once

@@ -13,40 +13,40 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use bench_listeners::{event_id, Arrivals, Flags};
+use bench_listeners::{event_id, Arrivals, Output};
+use clap::builder::NonEmptyStringValueParser;
+use clap::Parser;
 use futures::{FutureExt, StreamExt};
 use lapin::options::{BasicConsumeOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties, Consumer};
 
-const USAGE: &str = "amqp-listener --url AMQP_URL --exchange NAME --routing-key KEY --out FILE --ready FILE [--prefetch N]";
 const RECONNECT_AFTER: Duration = Duration::from_millis(500);
 
-struct Binding {
+/// Binds a queue of its own to an exchange and writes when each message
+/// arrived.
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     url: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     exchange: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
     routing_key: String,
+    #[arg(long, default_value_t = 2000)]
     prefetch: u16,
+    #[command(flatten)]
+    output: Output,
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    let flags = Flags::parse(
-        USAGE,
-        &["url", "exchange", "routing-key", "out", "ready", "prefetch"],
-    )?;
-    let binding = Binding {
-        url: flags.required("url")?,
-        exchange: flags.required("exchange")?,
-        routing_key: flags.required("routing-key")?,
-        prefetch: flags.or("prefetch", 2000)?,
-    };
-    let ready = flags.required("ready")?;
-    let mut arrivals = Arrivals::create(&flags.required("out")?)?;
+    let args = Args::parse();
+    let mut arrivals = Arrivals::create(&args.output.out)?;
     loop {
-        match subscribe(&binding).await {
+        match subscribe(&args).await {
             Ok((connection, mut consumer)) => {
-                Arrivals::ready(&ready)?;
+                Arrivals::ready(&args.output.ready)?;
                 let lost = listen(&mut consumer, &mut arrivals).await?;
                 eprintln!("amqp-listener: {lost}; binding a new queue");
                 let _ = connection.close(200, "bye".into()).await;
@@ -57,8 +57,8 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn subscribe(binding: &Binding) -> anyhow::Result<(Connection, Consumer)> {
-    let connection = Connection::connect(&binding.url, ConnectionProperties::default())
+async fn subscribe(args: &Args) -> anyhow::Result<(Connection, Consumer)> {
+    let connection = Connection::connect(&args.url, ConnectionProperties::default())
         .await
         .context("connecting")?;
     let channel = connection
@@ -77,15 +77,15 @@ async fn subscribe(binding: &Binding) -> anyhow::Result<(Connection, Consumer)> 
     channel
         .queue_bind(
             queue.name().clone(),
-            short(&binding.exchange)?,
-            short(&binding.routing_key)?,
+            short(&args.exchange)?,
+            short(&args.routing_key)?,
             QueueBindOptions::default(),
             FieldTable::default(),
         )
         .await
-        .with_context(|| format!("binding to {}", binding.exchange))?;
+        .with_context(|| format!("binding to {}", args.exchange))?;
     channel
-        .basic_qos(binding.prefetch, BasicQosOptions::default())
+        .basic_qos(args.prefetch, BasicQosOptions::default())
         .await
         .context("setting the prefetch")?;
     // Without acknowledgements: the listener only notes when each arrived.

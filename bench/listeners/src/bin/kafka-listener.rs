@@ -11,24 +11,37 @@
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use bench_listeners::{event_id, Arrivals, Flags};
+use bench_listeners::{event_id, Arrivals, Output};
+use clap::builder::NonEmptyStringValueParser;
+use clap::Parser;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 
-const USAGE: &str = "kafka-listener --bootstrap HOST:PORT --topic NAME --out FILE --ready FILE [--fetch-max-wait-ms N]";
 const METADATA_TIMEOUT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 
-fn main() -> anyhow::Result<()> {
-    let flags = Flags::parse(
-        USAGE,
-        &["bootstrap", "topic", "out", "ready", "fetch-max-wait-ms"],
-    )?;
-    let (bootstrap, topic) = (flags.required("bootstrap")?, flags.required("topic")?);
-    let (out, ready) = (flags.required("out")?, flags.required("ready")?);
-    let fetch_max_wait_ms: u32 = flags.or("fetch-max-wait-ms", 10)?;
+/// Reads a topic from its end, without a consumer group, and writes when
+/// each record arrived.
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    bootstrap: String,
+    #[arg(long, value_parser = NonEmptyStringValueParser::new())]
+    topic: String,
+    #[arg(long, default_value_t = 10)]
+    fetch_max_wait_ms: u32,
+    #[command(flatten)]
+    output: Output,
+}
 
+fn main() -> anyhow::Result<()> {
+    let Args {
+        bootstrap,
+        topic,
+        fetch_max_wait_ms,
+        output,
+    } = Args::parse();
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         // Required by librdkafka's consumer; never joined: partitions are
@@ -66,8 +79,8 @@ fn main() -> anyhow::Result<()> {
         .assign(&assignment)
         .context("assigning the partitions")?;
 
-    let mut arrivals = Arrivals::create(&out)?;
-    Arrivals::ready(&ready)?;
+    let mut arrivals = Arrivals::create(&output.out)?;
+    Arrivals::ready(&output.ready)?;
     loop {
         let mut next = consumer.poll(POLL);
         while let Some(result) = next {

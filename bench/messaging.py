@@ -22,6 +22,10 @@ Subcommands:
   consumer-drain the prefilled run once the host is started: timed on the
                  host's log, first "consuming" to last "message handled"
   delete-queues  delete the bench's queues (and their retry/dead-letter queues)
+  cpu-snapshot   every process's CPU time and run-queue wait so far, summed
+                 by program (from /proc/<pid>/task/*/schedstat)
+  cpu-share      per second between two snapshots: each program's time on a
+                 CPU and waiting for one
 
 Needs pika and kafka-python (bench/messaging.sh installs them in a venv),
 psql on PATH and RabbitMQ's address in BENCH_AMQP_URL (bench/lib.sh). Times
@@ -801,6 +805,62 @@ def histograms(path):
     return found
 
 
+# Programs whose share of the machine the POST load's report shows; every
+# other process counts as "other".
+CPU_PROGRAMS = {
+    "postgres": "postgres",
+    "sales-host": "sales-host",
+    "beam.smp": "rabbitmq",
+    "tansu": "tansu",
+    "kafka-listener": "listeners",
+    "amqp-listener": "listeners",
+}
+
+
+def cpu_snapshot(args):
+    """Every thread's time on a CPU and waiting for one so far (nanoseconds),
+    with its program, and the time of the snapshot."""
+    tasks = {}
+    for task in glob.glob("/proc/[0-9]*/task/[0-9]*"):
+        pid = task.split("/")[2]
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm = f.read().strip()
+            with open(f"{task}/schedstat") as f:
+                on_cpu, waiting, _ = f.read().split()
+        except (OSError, ValueError):
+            continue  # the task ended meanwhile
+        program = CPU_PROGRAMS.get(comm) or ("listeners" if comm.startswith("python") else "other")
+        tasks[task] = (program, int(on_cpu), int(waiting))
+    with open(args.out, "w") as f:
+        json.dump({"time": time.time(), "tasks": tasks}, f)
+
+
+def cpu_share(args):
+    """Per second between two snapshots, by program: CPU time (in CPUs) and
+    the threads' wait for a CPU (the mean number of them runnable but not
+    running). A thread that started between the two counts whole; one that
+    ended is left out."""
+    with open(args.before) as f:
+        before = json.load(f)
+    with open(args.after) as f:
+        after = json.load(f)
+    seconds = after["time"] - before["time"]
+    shares = {}
+    for task, (program, on_cpu, waiting) in after["tasks"].items():
+        _, was_on, was_waiting = before["tasks"].get(task, (program, 0, 0))
+        share = shares.setdefault(program, [0.0, 0.0])
+        share[0] += (on_cpu - was_on) / 1e9 / seconds
+        share[1] += (waiting - was_waiting) / 1e9 / seconds
+    ordered = sorted(shares.items(), key=lambda item: -item[1][0])
+    print(f"CPU during the load ({os.cpu_count()} CPUs; per second of it: on a CPU / waiting for one, "
+          "from /proc schedstat; listeners = the bench's listeners and helpers; wrk, gone by the "
+          "second snapshot, is not counted):")
+    print("  " + ", ".join(f"{program} {on:.2f} / {waiting:.2f}" for program, (on, waiting) in ordered))
+    print(f"  in all {sum(on for on, _ in shares.values()):.2f} on a CPU, "
+          f"{sum(waiting for _, waiting in shares.values()):.2f} waiting")
+
+
 def relay_runs(args):
     """The relay's share of the prefilled run's work: how many runs it made
     for the OrderStatusChanged events (an empty run is an instance and a
@@ -910,6 +970,13 @@ def main():
     p.add_argument("--before", required=True)
     p.add_argument("--after", required=True)
     p.set_defaults(func=relay_breakdown)
+    p = sub.add_parser("cpu-snapshot")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cpu_snapshot)
+    p = sub.add_parser("cpu-share")
+    p.add_argument("--before", required=True)
+    p.add_argument("--after", required=True)
+    p.set_defaults(func=cpu_share)
     p = sub.add_parser("delete-queues")
     p.add_argument("queues", nargs="+")
     p.set_defaults(func=delete_queues)

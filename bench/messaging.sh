@@ -15,7 +15,10 @@
 #    and from the moment its 201 reached wrk (after it); without commit
 #    timestamps the target is judged on the figure from created_at. The
 #    outbox backlog (published_at IS NULL) is taken at the start and the end
-#    of the load and every second during it.
+#    of the load and every second during it. Two snapshots of every thread's
+#    scheduler counters (/proc schedstat), at the start and the end of the
+#    load, give each program's CPU time and its threads' wait for a CPU: on
+#    two CPUs shared by everything, the relay's tail follows that wait.
 # 2. Consumer throughput: BENCH_EVENTS OrderShipped/OrderDelivered envelopes
 #    (BENCH_DUPLICATES of them exact duplicates, same event_id and body, each
 #    after its original) to the queues the host consumes, until the host has
@@ -289,9 +292,12 @@ mkdir -p "$BENCH_TIMES_DIR"
 backlog_start="$(psql_bench "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
 # The host's /metrics around the load: where the relay's time went.
 curl -fsS "$base/metrics" >"$work/metrics-before.txt"
+# And the machine's: who had the CPUs, who waited for them.
+helper cpu-snapshot --out "$work/cpu-before.json"
 load_start="$EPOCHREALTIME"
 measure "post-c$connections" "$connections" "$base/api/v1/orders" -s bench/post-order-timed.lua
 load_end="$EPOCHREALTIME"
+helper cpu-snapshot --out "$work/cpu-after.json"
 curl -fsS "$base/metrics" >"$work/metrics-after.txt"
 backlog_end="$(psql_bench "SELECT count(*) FROM outbox WHERE published_at IS NULL")"
 post_rps="$rps" post_p50="$p50_ms" post_p99="$p99_ms"
@@ -362,5 +368,6 @@ results="$(results_file messaging)"
         --broker-interruptions "$(cat "$work/host.out" "$work/host2.out" | grep -c '"amqp connection failed"' || true)"
     helper relay-runs --metrics "$work/metrics-prefilled.txt"
     helper relay-breakdown --before "$work/metrics-before.txt" --after "$work/metrics-after.txt"
+    helper cpu-share --before "$work/cpu-before.json" --after "$work/cpu-after.json"
 } | tee "$results"
 log "results written to $results"

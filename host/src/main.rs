@@ -70,7 +70,7 @@ struct UpArgs {
     #[arg(long, default_value_t = 256)]
     max_instances: u32,
     /// Postgres connections per database address.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = ServiceLimits::default().pg_pool_size)]
     pg_pool_size: usize,
     /// Threads serving requests (default: one per CPU).
     #[arg(long)]

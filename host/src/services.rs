@@ -23,10 +23,11 @@ impl Default for ServiceLimits {
             // Connections beyond what the database's CPUs run at once only
             // queue inside Postgres, where a waiting statement holds its
             // backend and competes for the CPUs; in the pool a waiting guest
-            // costs nothing. 16 against 32, on 2 CPUs shared with Postgres:
-            // POSTs +7%, events out of the outbox sooner (p50 -17%), the
-            // consumer the same (bench/results/pg-pool-size-ab-2026-12-06.txt).
-            pg_pool_size: 16,
+            // costs nothing. On 2 CPUs shared with Postgres, 8 against 16
+            // (and 16 against 32): the outbox's events out sooner, POSTs and
+            // the consumer faster; 4 cost the consumer a fifth
+            // (bench/results/pg-pool-size-ab-2026-12-06.txt).
+            pg_pool_size: 8,
             connect_timeout: Duration::from_secs(2),
             redis_response_timeout: Duration::from_secs(2),
         }

@@ -22,10 +22,10 @@ Subcommands:
   consumer-drain the prefilled run once the host is started: timed on the
                  host's log, first "consuming" to last "message handled"
   delete-queues  delete the bench's queues (and their retry/dead-letter queues)
-  cpu-snapshot   every process's CPU time and run-queue wait so far, summed
-                 by program (from /proc/<pid>/task/*/schedstat)
-  cpu-share      per second between two snapshots: each program's time on a
-                 CPU and waiting for one
+  cpu-snapshot   every thread's CPU time and run-queue wait so far, with its
+                 program (from /proc/<pid>/task/*/schedstat)
+  cpu-share      per second between two snapshots, summed by program: time
+                 on a CPU and waiting for one
 
 Needs pika and kafka-python (bench/messaging.sh installs them in a venv),
 psql on PATH and RabbitMQ's address in BENCH_AMQP_URL (bench/lib.sh). Times

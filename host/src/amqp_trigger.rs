@@ -8,6 +8,11 @@
 //! | `reject` | to `<queue>.dlq` at once |
 //! | `retry`, `other`, a trap or the deadline | redelivered after the next delay, then to `<queue>.dlq` |
 //!
+//! A handler that returned `ok` has committed its effect, outbox rows
+//! included, so the trigger then wakes the outbox relays of this process
+//! (the handler sends no `NOTIFY` of its own). A host that runs no relay
+//! says so at start: those events wait for another host's relay interval.
+//!
 //! Like Spin's Redis trigger, every subscription is resolved before any
 //! starts: a broker that is down or a queue declared differently stops
 //! start-up.
@@ -25,6 +30,7 @@ use crate::app::App;
 use crate::manifest::{AmqpTrigger, Manifest};
 use crate::messaging::{HandleMessageError, Message};
 use crate::ops::metrics::metrics;
+use crate::outbox_trigger::RelayWake;
 use crate::variables::ResolvedVariables;
 
 /// Pause before resubscribing after the broker went away.
@@ -34,7 +40,13 @@ pub async fn start(
     app: Arc<App>,
     manifest: &Manifest,
     variables: &ResolvedVariables,
+    relays: RelayWake,
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    if relays.wakes_nothing() && !manifest.trigger.amqp.is_empty() {
+        tracing::warn!(
+            "this host runs no [[trigger.outbox]]: the outbox rows its consumers write wait for another host's relay, up to its interval_ms"
+        );
+    }
     let mut subscriptions = Vec::new();
     for trigger in &manifest.trigger.amqp {
         let address = variables
@@ -58,11 +70,18 @@ pub async fn start(
     }
     Ok(subscriptions
         .into_iter()
-        .map(|(trigger, consumer)| tokio::spawn(consume(app.clone(), trigger, consumer)))
+        .map(|(trigger, consumer)| {
+            tokio::spawn(consume(app.clone(), trigger, consumer, relays.clone()))
+        })
         .collect())
 }
 
-async fn consume(app: Arc<App>, trigger: AmqpTrigger, mut consumer: AmqpConsumer) {
+async fn consume(
+    app: Arc<App>,
+    trigger: AmqpTrigger,
+    mut consumer: AmqpConsumer,
+    relays: RelayWake,
+) {
     // At most `prefetch` messages in the component at once.
     let permits = Arc::new(Semaphore::new(usize::from(trigger.prefetch)));
     loop {
@@ -81,18 +100,19 @@ async fn consume(app: Arc<App>, trigger: AmqpTrigger, mut consumer: AmqpConsumer
         };
         let app = app.clone();
         let trigger = trigger.clone();
+        let relays = relays.clone();
         // Boxed: the handler's future (the guest's instantiation and call
         // inside) is kilobytes long, and tokio would copy it into the task
         // and again when the task completes, about seven copies per message
         // (callgrind); now it is copied once, into the box.
         tokio::spawn(Box::pin(async move {
-            handle(&app, &trigger, delivery).await;
+            handle(&app, &trigger, &relays, delivery).await;
             drop(permit);
         }));
     }
 }
 
-async fn handle(app: &App, trigger: &AmqpTrigger, delivery: Delivery) {
+async fn handle(app: &App, trigger: &AmqpTrigger, relays: &RelayWake, delivery: Delivery) {
     let request_id: Arc<str> = delivery
         .header("x-request-id")
         .or(delivery.message_id.as_deref())
@@ -121,7 +141,11 @@ async fn handle(app: &App, trigger: &AmqpTrigger, delivery: Delivery) {
             .handle_message(&trigger.component, message, request_id.clone())
             .await;
         let settled = match verdict {
-            Ok(Ok(())) => delivery.ack().await.map(|()| "acknowledged".to_owned()),
+            Ok(Ok(())) => {
+                // Before the ack's round trip: the events are committed.
+                relays.wake();
+                delivery.ack().await.map(|()| "acknowledged".to_owned())
+            }
             Ok(Err(HandleMessageError::Reject(reason))) => {
                 tracing::warn!(%reason, "message rejected: dead-lettering");
                 let settled = delivery.dead_letter(&reason).await;

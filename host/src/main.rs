@@ -166,16 +166,17 @@ async fn run(cli: Cli, env: HashMap<String, String>) -> anyhow::Result<()> {
             let prepared = startup::prepare(&settings, &env)?;
             startup::migrate(&settings, &prepared).await?;
             let app = startup::build_app(&settings, &prepared)?;
-            let _consumers = sales_host::amqp_trigger::start(
+            let relays = sales_host::outbox_trigger::start(
                 app.clone(),
                 &prepared.manifest.manifest,
                 &prepared.variables,
             )
             .await?;
-            let _relays = sales_host::outbox_trigger::start(
+            let _consumers = sales_host::amqp_trigger::start(
                 app.clone(),
                 &prepared.manifest.manifest,
                 &prepared.variables,
+                relays.wake.clone(),
             )
             .await?;
             let _pollers = sales_host::ops::pollers::start(

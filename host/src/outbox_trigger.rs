@@ -6,6 +6,12 @@
 //! host (each takes rows no other run holds, and never an event whose order
 //! has an earlier one unpublished); a run that published something is
 //! followed by another until the outbox is drained.
+//!
+//! The relays of this process are also woken in-process, through
+//! [`RelayWake`], by the AMQP trigger once a handler's effect has
+//! committed: the consumer's events need no `NOTIFY` round trip, which
+//! held one of the pool's few connections for a third of each applied
+//! event (`bench/results/consumer-local-wake-ab-2026-12-07.txt`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,12 +29,39 @@ use crate::variables::ResolvedVariables;
 /// Pause before re-opening a lost `LISTEN` connection.
 const RELISTEN_AFTER: Duration = Duration::from_secs(1);
 
+/// The relays a host runs: their tasks, and the handle that wakes them.
+pub struct Relays {
+    pub tasks: Vec<JoinHandle<()>>,
+    pub wake: RelayWake,
+}
+
+/// Wakes every relay this process runs (none, if its manifest has no
+/// `[[trigger.outbox]]`). A wake while a relay is busy is kept for its next
+/// wait, so however many arrive meanwhile, it runs once more.
+#[derive(Clone)]
+pub struct RelayWake {
+    relays: Arc<Vec<Arc<Notify>>>,
+}
+
+impl RelayWake {
+    pub fn wake(&self) {
+        for relay in self.relays.iter() {
+            relay.notify_one();
+        }
+    }
+
+    pub fn wakes_nothing(&self) -> bool {
+        self.relays.is_empty()
+    }
+}
+
 pub async fn start(
     app: Arc<App>,
     manifest: &Manifest,
     variables: &ResolvedVariables,
-) -> anyhow::Result<Vec<JoinHandle<()>>> {
+) -> anyhow::Result<Relays> {
     let mut tasks = Vec::new();
+    let mut wakes = Vec::new();
     for trigger in &manifest.trigger.outbox {
         let Some(Entry::Relay { brokers, .. }) = app.entry(&trigger.component) else {
             anyhow::bail!(
@@ -54,6 +87,7 @@ pub async fn start(
             .render(&trigger.database)
             .context("outbox trigger: database")?;
         let wake = Arc::new(Notify::new());
+        wakes.push(wake.clone());
         tasks.push(tokio::spawn(listen(database, wake.clone())));
         // Each waiting relay loop takes one wake-up: while some are busy
         // publishing, a new notification starts the next.
@@ -71,7 +105,12 @@ pub async fn start(
             "relaying the outbox"
         );
     }
-    Ok(tasks)
+    Ok(Relays {
+        tasks,
+        wake: RelayWake {
+            relays: Arc::new(wakes),
+        },
+    })
 }
 
 /// Keeps a `LISTEN` connection on [`OUTBOX_CHANNEL`] open and turns each

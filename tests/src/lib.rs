@@ -43,6 +43,9 @@ pub struct TestAppOptions {
     pub retry_delays_ms: Option<Vec<u64>>,
     /// Replaces every outbox trigger's safety-net interval.
     pub outbox_interval_ms: Option<u64>,
+    /// Leaves the manifest's `[[trigger.outbox]]` out: a host that runs no
+    /// relay.
+    pub without_outbox_trigger: bool,
 }
 
 impl Default for TestAppOptions {
@@ -54,6 +57,7 @@ impl Default for TestAppOptions {
             args: Vec::new(),
             retry_delays_ms: None,
             outbox_interval_ms: None,
+            without_outbox_trigger: false,
         }
     }
 }
@@ -95,12 +99,18 @@ impl TestAppOptions {
         self.outbox_interval_ms = Some(interval);
         self
     }
+
+    pub fn without_outbox_trigger(mut self) -> Self {
+        self.without_outbox_trigger = true;
+        self
+    }
 }
 
 /// The manifest a test host runs: `options.manifest` with every AMQP queue
 /// renamed `<queue>.<suffix>` (parallel test hosts must not consume each
 /// other's messages), relative sources made absolute, and retry delays and the
-/// outbox interval replaced when asked. Returns its path and the renamed queues.
+/// outbox interval replaced (or the outbox trigger left out) when asked.
+/// Returns its path and the renamed queues.
 fn test_manifest(options: &TestAppOptions, suffix: &str) -> (PathBuf, Vec<String>) {
     let text = std::fs::read_to_string(&options.manifest).expect("reading the manifest");
     let dir = options
@@ -109,8 +119,18 @@ fn test_manifest(options: &TestAppOptions, suffix: &str) -> (PathBuf, Vec<String
         .expect("the manifest has a directory");
     let mut queues = Vec::new();
     let mut out = String::new();
+    let mut in_outbox_trigger = false;
     for line in text.lines() {
         let trimmed = line.trim_start();
+        if options.without_outbox_trigger {
+            // The table runs to the next header or blank line.
+            if trimmed.starts_with('[') || trimmed.is_empty() {
+                in_outbox_trigger = trimmed == "[[trigger.outbox]]";
+            }
+            if in_outbox_trigger {
+                continue;
+            }
+        }
         if let Some(rest) = trimmed.strip_prefix("queue = \"") {
             let queue = format!("{}.{suffix}", rest.trim_end_matches('"'));
             out.push_str(&format!("queue = \"{queue}\"\n"));

@@ -221,11 +221,12 @@ async fn shipped_then_delivered_moves_the_order_and_records_each_change() {
     );
 }
 
-/// An applied event's `OrderStatusChanged` leaves on the commit's wake, not
-/// at the relay's next interval run (ten minutes here): it is published
-/// within seconds.
+/// An applied event's `OrderStatusChanged` leaves on the wake the AMQP
+/// trigger gives the host's relays once the handler returns, not at the
+/// relay's next interval run (ten minutes here): it is published within
+/// seconds.
 #[tokio::test]
-async fn an_applied_events_commit_wakes_the_relay_without_waiting_for_its_interval() {
+async fn an_applied_event_wakes_the_relay_without_waiting_for_its_interval() {
     let app = TestApp::spawn_with(TestAppOptions::default().outbox_interval_ms(600_000))
         .await
         .unwrap();
@@ -244,6 +245,35 @@ async fn an_applied_events_commit_wakes_the_relay_without_waiting_for_its_interv
         },
     )
     .await;
+}
+
+/// A host that consumes but runs no relay says so at start, and the
+/// consumer's `OrderStatusChanged` is committed to the outbox, to wait there
+/// for a relay (another host's, or this one's once it runs one).
+#[tokio::test]
+async fn a_host_without_a_relay_warns_and_leaves_the_consumers_events_in_the_outbox() {
+    let app = TestApp::spawn_with(TestAppOptions::default().without_outbox_trigger())
+        .await
+        .unwrap();
+    app.logs
+        .wait_for(Duration::from_secs(2), |l| {
+            l.contains("runs no [[trigger.outbox]]")
+        })
+        .expect("the missing relay is logged at start");
+    let order = insert_order(&app);
+
+    let (shipped_id, body) = envelope("OrderShipped", &order, json!({}));
+    publish(queue(&app, "orders.shipped"), &shipped_id, body).await;
+    assert_all_acknowledged(&app, &shipped_id, 1).await;
+
+    assert_eq!(status(&app, &order), "Shipped");
+    assert_eq!(
+        app.database.query(&format!(
+            "SELECT count(*) FROM outbox WHERE order_id = '{order}' \
+             AND event_type = 'OrderStatusChanged' AND published_at IS NULL"
+        )),
+        "1"
+    );
 }
 
 /// Copies of one event delivered at once race each other (the trigger

@@ -6,12 +6,17 @@
 //! store then reads again, and decides again on what it finds (a concurrent
 //! duplicate that got there first is then found in `processed_events`).
 //!
-//! Why not a transaction that locks the order: that is four round trips for
-//! an applied event (record and lock, write, `COMMIT`, wake) and two for a
+//! Why not a transaction that locks the order: that is three round trips for
+//! an applied event (record and lock, write, `COMMIT`) and two for a
 //! duplicate, with the order's row locked across the guest's decision. Here
-//! an applied event costs read, write and wake; a duplicate, an unknown
-//! order or a refusal, the read alone. Status events for one order are rare
-//! enough that the lost race costs less than the locks it saves.
+//! an applied event costs read and write; a duplicate, an unknown order or a
+//! refusal, the read alone. Status events for one order are rare enough
+//! that the lost race costs less than the locks it saves.
+//!
+//! No `NOTIFY` follows the write: this store runs in a broker-triggered
+//! handler, and `sales-host`'s AMQP trigger wakes the outbox relays of its
+//! process once the handler returns `ok` (a round trip per event saved on a
+//! small pool: `bench/results/consumer-local-wake-ab-2026-12-07.txt`).
 
 use sales_domain::events::StatusEvent;
 use sales_domain::order::Order;
@@ -22,8 +27,7 @@ use spin_sdk::pg4::{DbValue, ParameterValue};
 
 use super::rows::order_from_row;
 use super::{
-    datetime, optional_datetime, outbox_headers, uuid, wake_outbox_relay, LazyConnection, Session,
-    ORDER_COLUMNS,
+    datetime, optional_datetime, outbox_headers, uuid, LazyConnection, Session, ORDER_COLUMNS,
 };
 
 /// Reads (and writes) before giving up on an order that keeps changing
@@ -118,9 +122,6 @@ fn apply_decided(
             StatusDecision::Refuse(_) => true,
         };
         if written {
-            if matches!(decision, StatusDecision::Apply(_)) {
-                wake_outbox_relay(session);
-            }
             return Ok(StatusEventOutcome::Decided(decision));
         }
     }

@@ -206,7 +206,7 @@ fn shipped_row() -> Vec<DbValue> {
 }
 
 #[test]
-fn an_applied_change_is_written_in_one_statement_on_condition_then_wakes_the_relay() {
+fn an_applied_change_is_written_in_one_statement_on_condition_and_nothing_else() {
     let session = FakeSession::with_order();
     let seen = RefCell::new(None);
 
@@ -222,13 +222,11 @@ fn an_applied_change_is_written_in_one_statement_on_condition_then_wakes_the_rel
         Some(pending()),
         "decided on the read row"
     );
+    // No NOTIFY: the host's AMQP trigger wakes its relays once the handler
+    // returns.
     assert_eq!(
         session.statements(),
-        [
-            "SELECT EXISTS (SELECT",
-            "WITH changed AS",
-            "SELECT wake_outbox_relay()"
-        ]
+        ["SELECT EXISTS (SELECT", "WITH changed AS"]
     );
     assert_eq!(
         session.params_of("SELECT EXISTS"),
@@ -310,7 +308,7 @@ fn an_unknown_order_is_read_only_and_not_decided() {
 }
 
 #[test]
-fn a_skip_records_the_processed_event_only_and_wakes_nobody() {
+fn a_skip_records_the_processed_event_only() {
     let session = FakeSession::with_order();
 
     let outcome = apply_decided(&session, &shipped_event(), &|_| StatusDecision::Skip).unwrap();
@@ -353,19 +351,6 @@ fn a_refusal_writes_nothing() {
 }
 
 #[test]
-fn a_failed_wake_after_the_write_still_reports_the_change_applied() {
-    let session = FakeSession::failing_on("SELECT wake_outbox_relay()");
-
-    let outcome = apply_decided(&session, &shipped_event(), &ship).unwrap();
-
-    assert_eq!(outcome, StatusEventOutcome::Decided(ship(&pending())));
-    assert_eq!(
-        session.statements().last().unwrap(),
-        "SELECT wake_outbox_relay()"
-    );
-}
-
-#[test]
 fn a_lost_connection_is_unavailable_and_nothing_follows() {
     for (failing, ran) in [("SELECT EXISTS", 1), ("WITH changed", 2)] {
         let session = FakeSession::failing_on(failing);
@@ -394,8 +379,7 @@ fn a_concurrent_duplicate_that_wrote_first_makes_this_one_already_processed() {
             "SELECT EXISTS (SELECT",
             "WITH changed AS",
             "SELECT EXISTS (SELECT"
-        ],
-        "no wake for a change this delivery did not write"
+        ]
     );
 }
 
@@ -477,5 +461,9 @@ fn a_write_that_reports_more_than_one_event_is_an_error() {
         matches!(result, Err(RepositoryError::Other(_))),
         "{result:?}"
     );
-    assert!(!session.statements().iter().any(|s| s.contains("wake")));
+    assert_eq!(
+        session.statements(),
+        ["SELECT EXISTS (SELECT", "WITH changed AS"],
+        "nothing after a write that cannot be"
+    );
 }

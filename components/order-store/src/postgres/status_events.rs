@@ -23,11 +23,11 @@ use sales_domain::order::Order;
 use sales_domain::ports::{
     RepositoryError, StatusChange, StatusDecision, StatusEventOutcome, StatusEventStore,
 };
-use spin_sdk::pg4::{DbValue, ParameterValue};
+use spin_sdk::pg4::{Connection, DbValue, ParameterValue};
 
 use super::rows::order_from_row;
 use super::{
-    datetime, optional_datetime, outbox_headers, uuid, LazyConnection, Session, ORDER_COLUMNS,
+    datetime, optional_datetime, outbox_headers, repository_error, uuid, Session, ORDER_COLUMNS,
 };
 
 /// Reads (and writes) before giving up on an order that keeps changing
@@ -74,14 +74,12 @@ WHERE order_id = $3 AND status = $4 AND date_trunc('milliseconds', updated_at) =
 ON CONFLICT (event_id) DO NOTHING";
 
 pub struct PgStatusEventStore<'a> {
-    connection: LazyConnection<'a>,
+    address: &'a str,
 }
 
 impl<'a> PgStatusEventStore<'a> {
     pub fn new(address: &'a str) -> Self {
-        Self {
-            connection: LazyConnection::new(address),
-        }
+        Self { address }
     }
 }
 
@@ -91,7 +89,11 @@ impl StatusEventStore for PgStatusEventStore<'_> {
         event: &StatusEvent,
         decide: &dyn Fn(&Order) -> StatusDecision,
     ) -> Result<StatusEventOutcome, RepositoryError> {
-        apply_decided(self.connection.get()?, event, decide)
+        // Opened for this call and closed when it returns, so the host's
+        // pooled connection goes back before the handler invalidates the
+        // cache and logs, not when the instance ends.
+        let connection = Connection::open(self.address).map_err(repository_error)?;
+        apply_decided(&connection, event, decide)
     }
 }
 

@@ -6,8 +6,6 @@ mod orders;
 mod rows;
 mod status_events;
 
-use std::cell::OnceCell;
-
 use chrono::{Datelike, Timelike};
 use sales_domain::correlation::Correlation;
 use sales_domain::ports::RepositoryError;
@@ -24,28 +22,11 @@ const IDEMPOTENCY_CONSTRAINT: &str = "orders_user_id_idempotency_key_key";
 const ORDER_COLUMNS: &str = "order_id, user_id, product_id, quantity, status, idempotency_key, \
      created_at, updated_at, shipped_at, delivered_at, request_fingerprint";
 
-/// One connection, opened on first use and kept for the adapter's life (a
-/// transaction's statements must all run on it).
-struct LazyConnection<'a> {
-    address: &'a str,
-    connection: OnceCell<Connection>,
-}
-
-impl<'a> LazyConnection<'a> {
-    fn new(address: &'a str) -> Self {
-        Self {
-            address,
-            connection: OnceCell::new(),
-        }
-    }
-
-    fn get(&self) -> Result<&Connection, RepositoryError> {
-        if let Some(connection) = self.connection.get() {
-            return Ok(connection);
-        }
-        let connection = Connection::open(self.address).map_err(repository_error)?;
-        Ok(self.connection.get_or_init(|| connection))
-    }
+/// A connection for one adapter call, closed when the call returns: the
+/// host's pooled connection is then held only while the adapter talks to
+/// Postgres, not through the request's or message's other work.
+fn connect(address: &str) -> Result<Connection, RepositoryError> {
+    Connection::open(address).map_err(repository_error)
 }
 
 /// The statements the adapters need, errors already in domain terms, so

@@ -4,6 +4,11 @@
 //! (a data-modifying CTE is atomic): no order without its event, no event
 //! without its order, in one round trip; a second one, once it has
 //! committed, wakes the outbox relay.
+//!
+//! Each call has a connection of its own ([`connect`]): no call needs
+//! another's session, and the pooled connection goes back before the
+//! request's Redis work (the idempotency record, the cache) and its
+//! response (bench/results/api-connection-release-ab-2026-12-07.txt).
 
 use sales_domain::correlation::Correlation;
 use sales_domain::events::EventEnvelope;
@@ -14,8 +19,7 @@ use spin_sdk::pg4::ParameterValue;
 
 use super::rows::order_from_row;
 use super::{
-    datetime, outbox_headers, repository_error, uuid, wake_outbox_relay, LazyConnection,
-    ORDER_COLUMNS,
+    connect, datetime, outbox_headers, repository_error, uuid, wake_outbox_relay, ORDER_COLUMNS,
 };
 
 const INSERT_ORDER_WITH_EVENT: &str = "\
@@ -29,14 +33,12 @@ INSERT INTO outbox (event_id, event_type, order_id, payload, headers)
 SELECT $9, $10, order_id, $11, $12 FROM new_order";
 
 pub struct PgOrderRepository<'a> {
-    connection: LazyConnection<'a>,
+    address: &'a str,
 }
 
 impl<'a> PgOrderRepository<'a> {
     pub fn new(address: &'a str) -> Self {
-        Self {
-            connection: LazyConnection::new(address),
-        }
+        Self { address }
     }
 
     fn find_where(
@@ -45,9 +47,7 @@ impl<'a> PgOrderRepository<'a> {
         params: &[ParameterValue],
     ) -> Result<Option<(Order, String)>, RepositoryError> {
         let statement = format!("SELECT {ORDER_COLUMNS} FROM orders WHERE {condition}");
-        let rows = self
-            .connection
-            .get()?
+        let rows = connect(self.address)?
             .query(&statement, params)
             .map_err(repository_error)?;
         rows.rows.first().map(|row| order_from_row(row)).transpose()
@@ -76,11 +76,11 @@ impl OrderRepository for PgOrderRepository<'_> {
             ParameterValue::Jsonb(event.to_json().into_bytes()),
             outbox_headers(correlation),
         ];
-        let connection = self.connection.get()?;
+        let connection = connect(self.address)?;
         connection
             .execute(INSERT_ORDER_WITH_EVENT, &params)
             .map_err(repository_error)?;
-        wake_outbox_relay(connection);
+        wake_outbox_relay(&connection);
         Ok(())
     }
 

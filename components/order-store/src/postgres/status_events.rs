@@ -23,12 +23,10 @@ use sales_domain::order::Order;
 use sales_domain::ports::{
     RepositoryError, StatusChange, StatusDecision, StatusEventOutcome, StatusEventStore,
 };
-use spin_sdk::pg4::{Connection, DbValue, ParameterValue};
+use spin_sdk::pg4::{DbValue, ParameterValue};
 
 use super::rows::order_from_row;
-use super::{
-    datetime, optional_datetime, outbox_headers, repository_error, uuid, Session, ORDER_COLUMNS,
-};
+use super::{connect, datetime, optional_datetime, outbox_headers, uuid, Session, ORDER_COLUMNS};
 
 /// Reads (and writes) before giving up on an order that keeps changing
 /// under the decision: the message is then retried later.
@@ -89,11 +87,8 @@ impl StatusEventStore for PgStatusEventStore<'_> {
         event: &StatusEvent,
         decide: &dyn Fn(&Order) -> StatusDecision,
     ) -> Result<StatusEventOutcome, RepositoryError> {
-        // Opened for this call and closed when it returns, so the host's
-        // pooled connection goes back before the handler invalidates the
-        // cache and logs, not when the instance ends.
-        let connection = Connection::open(self.address).map_err(repository_error)?;
-        apply_decided(&connection, event, decide)
+        // Closed on return, before the handler invalidates the cache.
+        apply_decided(&connect(self.address)?, event, decide)
     }
 }
 

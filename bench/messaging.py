@@ -25,7 +25,8 @@ Subcommands:
   cpu-snapshot   every thread's CPU time and run-queue wait so far, with its
                  program (from /proc/<pid>/task/*/schedstat)
   cpu-share      per second between two snapshots, summed by program: time
-                 on a CPU and waiting for one
+                 on a CPU and waiting for one (printed for the POST load and
+                 for the prefilled consumer run)
 
 Needs pika and kafka-python (bench/messaging.sh installs them in a venv),
 psql on PATH and RabbitMQ's address in BENCH_AMQP_URL (bench/lib.sh). Times
@@ -853,9 +854,9 @@ def cpu_share(args):
         share[0] += (on_cpu - was_on) / 1e9 / seconds
         share[1] += (waiting - was_waiting) / 1e9 / seconds
     ordered = sorted(shares.items(), key=lambda item: -item[1][0])
-    print(f"CPU during the load ({os.cpu_count()} CPUs; per second of it: on a CPU / waiting for one, "
-          "from /proc schedstat; listeners = the bench's listeners and helpers; wrk, gone by the "
-          "second snapshot, is not counted):")
+    print(f"CPU {args.during} ({os.cpu_count()} CPUs; per second of it: on a CPU / waiting for one, "
+          "from /proc schedstat; listeners = the bench's listeners and helpers"
+          f"{args.not_counted}):")
     print("  " + ", ".join(f"{program} {on:.2f} / {waiting:.2f}" for program, (on, waiting) in ordered))
     print(f"  in all {sum(on for on, _ in shares.values()):.2f} on a CPU, "
           f"{sum(waiting for _, waiting in shares.values()):.2f} waiting")
@@ -976,6 +977,8 @@ def main():
     p = sub.add_parser("cpu-share")
     p.add_argument("--before", required=True)
     p.add_argument("--after", required=True)
+    p.add_argument("--during", default="during the load", help="the window, for the heading")
+    p.add_argument("--not-counted", default="", help="what the heading says the snapshots miss")
     p.set_defaults(func=cpu_share)
     p = sub.add_parser("delete-queues")
     p.add_argument("queues", nargs="+")

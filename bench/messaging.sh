@@ -335,11 +335,15 @@ log "consumer, prefilled: $events status events ($duplicates duplicates) to $shi
 helper consumer-fill --db "$bench_db" --shipped-queue "$shipped_queue" --delivered-queue "$delivered_queue" \
     --events "$events" --duplicates "$duplicates" \
     --orders-out "$work/consumer-orders-prefilled.txt" --out "$work/prefilled-fill.json"
+# Who has the CPUs while the host works through the full queues: the host,
+# Postgres, RabbitMQ, tansu (the relay's OrderStatusChanged events).
+helper cpu-snapshot --out "$work/cpu-prefilled-before.json"
 BENCH_MANIFEST="$work/spin.toml" launch_host host2 "${host_args[@]}"
 log "consumer, prefilled: sales-host ($host_pid) started again on $host_addr, database $bench_db"
 helper consumer-drain --db "$bench_db" --shipped-queue "$shipped_queue" --delivered-queue "$delivered_queue" \
     --host-log "$work/host2.out" --host-pid "$host_pid" --host-started "$host_started" \
     --fill "$work/prefilled-fill.json" --out "$work/prefilled.json"
+helper cpu-snapshot --out "$work/cpu-prefilled-after.json"
 if [[ "$drained_after" != not-drained ]]; then
     prefilled_drained="$(wait_drained "$drain_timeout")"
 else
@@ -368,6 +372,9 @@ results="$(results_file messaging)"
         --broker-interruptions "$(cat "$work/host.out" "$work/host2.out" | grep -c '"amqp connection failed"' || true)"
     helper relay-runs --metrics "$work/metrics-prefilled.txt"
     helper relay-breakdown --before "$work/metrics-before.txt" --after "$work/metrics-after.txt"
-    helper cpu-share --before "$work/cpu-before.json" --after "$work/cpu-after.json"
+    helper cpu-share --before "$work/cpu-before.json" --after "$work/cpu-after.json" \
+        --not-counted "; wrk, gone by the second snapshot, is not counted"
+    helper cpu-share --before "$work/cpu-prefilled-before.json" --after "$work/cpu-prefilled-after.json" \
+        --during "while consuming the prefilled queues (the host's start to the last message handled)"
 } | tee "$results"
 log "results written to $results"

@@ -7,9 +7,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/guests.sh
+source scripts/target-cache.sh
+
+seed_target
 
 echo "build: components (wasm32-wasip2): ${GUESTS[*]}" >&2
 cargo build --locked --release --target wasm32-wasip2 "${GUEST_PACKAGES[@]}"
 
 echo "build: sales-host and the tests" >&2
 cargo build --locked --release --workspace "${GUEST_EXCLUDES[@]}" --all-targets
+
+store_target

@@ -1,0 +1,63 @@
+# Sourced by build.sh: a copy of the last build's `target/`, kept under
+# ~/.cargo so that a fresh clone on the same machine (CI's, for one) starts
+# from it and compiles only what changed, not wasmtime, rdkafka and the rest
+# of the dependencies again (about 20 minutes on 2 cores).
+#
+# A seed, not a shared directory: each clone builds into its own `target/`,
+# so two clones never overwrite each other's binaries while one of them is
+# testing or serving. The workspace's own crates are cleaned after seeding:
+# cargo decides their freshness by file times, and a clone whose sources are
+# older than the seed's artifacts would otherwise take another commit's
+# build as its own. Dependencies are safe to reuse: cargo fingerprints them
+# by version, features, profile and compiler.
+#
+# The seed is refreshed after a build whose dependency set (every
+# Cargo.toml, Cargo.lock, the compiler) differs from the seed's, so it is
+# copied once per dependency change, not on every build.
+
+TARGET_CACHE="${CARGO_HOME:-$HOME/.cargo}/target-cache/sales-api"
+
+# What the seed's dependency builds depend on.
+target_cache_key() {
+  {
+    rustc -vV
+    find . -name Cargo.toml -not -path './target/*' -print0 | sort -z | xargs -0 sha256sum
+    sha256sum Cargo.lock
+  } | sha256sum | cut -d' ' -f1
+}
+
+# Before the first build of a clone: `target/` from the seed, if there is one.
+seed_target() {
+  [ ! -e target ] && [ -d "$TARGET_CACHE/target" ] || return 0
+  local started=$SECONDS
+  if ! cp -a --reflink=auto "$TARGET_CACHE/target" target.seeding; then
+    # A seed being replaced under the copy: build from scratch instead.
+    echo "build: could not copy the seed in $TARGET_CACHE; building everything" >&2
+    rm -rf target.seeding
+    return 0
+  fi
+  mv target.seeding target
+  local members=()
+  mapfile -t members < <(cargo metadata --locked --no-deps --format-version 1 | jq -r '.packages[].name')
+  local packages=()
+  for member in "${members[@]}"; do packages+=(-p "$member"); done
+  cargo clean --quiet --release "${packages[@]}"
+  cargo clean --quiet --release --target wasm32-wasip2 "${packages[@]}"
+  echo "build: seeded target/ from $TARGET_CACHE in $((SECONDS - started)) s (the workspace's crates are rebuilt)" >&2
+}
+
+# After a successful build: refresh the seed if its dependency set is not ours.
+store_target() {
+  local key
+  key="$(target_cache_key)"
+  [ "$(cat "$TARGET_CACHE/key" 2>/dev/null)" != "$key" ] || return 0
+  local started=$SECONDS
+  mkdir -p "$TARGET_CACHE"
+  local fresh="$TARGET_CACHE/target.new.$$" stale="$TARGET_CACHE/target.old.$$"
+  cp -a --reflink=auto target "$fresh"
+  [ ! -d "$TARGET_CACHE/target" ] || mv "$TARGET_CACHE/target" "$stale"
+  mv "$fresh" "$TARGET_CACHE/target"
+  echo "$key" >"$TARGET_CACHE/key"
+  rm -rf "$stale"
+  echo "build: stored target/ as the seed for fresh clones ($TARGET_CACHE, $((SECONDS - started)) s)" >&2
+}

@@ -7,7 +7,7 @@
 #   Redis       127.0.0.1:6379                                                     (apt: redis-server)
 #   RabbitMQ    127.0.0.1:5672  guest/guest                                        (apt: rabbitmq-server)
 #   Kafka       127.0.0.1:9092  tansu 0.6.0, in-memory storage, topic `order-events` with 3 partitions
-#                               (cargo install, 13-16 minutes the first time on 2 cores)
+#                               (cargo install, 8-16 minutes the first time on 2 cores)
 #   Rust        the wasm32-wasip2 target (rustup)
 #
 # Usage: scripts/services.sh [--no-kafka]
@@ -235,7 +235,7 @@ install_tansu() {
     apt_install build-essential pkg-config
   fi
   log "tansu not installed: cargo install --locked tansu --version $TANSU_VERSION --features dynostore" \
-      "(takes 13-16 minutes on 2 cores; log: $ilog)"
+      "(takes 8-16 minutes on 2 cores; log: $ilog)"
   cargo install --locked tansu --version "$TANSU_VERSION" --features dynostore >"$ilog" 2>&1 ||
     { tail -n 20 "$ilog" >&2; die "cargo install tansu failed (log: $ilog)"; }
   find_tansu || die "cargo install succeeded but no tansu binary in PATH or ~/.cargo/bin"

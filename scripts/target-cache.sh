@@ -46,15 +46,29 @@ seed_target() {
   echo "build: seeded target/ from $TARGET_CACHE in $((SECONDS - started)) s (the workspace's crates are rebuilt)" >&2
 }
 
-# After a successful build: refresh the seed if its dependency set is not ours.
+# After a successful build: refresh the seed if its dependency set is not
+# ours. Best effort: a seed that cannot be stored fails nothing, and it is
+# not attempted when the copy would leave the disk less than 2 GB free (the
+# databases on this machine write to the same disk).
 store_target() {
   local key
   key="$(target_cache_key)"
   [ "$(cat "$TARGET_CACHE/key" 2>/dev/null)" != "$key" ] || return 0
-  local started=$SECONDS
-  mkdir -p "$TARGET_CACHE"
+  local started=$SECONDS needed_kb avail_kb
+  mkdir -p "$TARGET_CACHE" || return 0
+  needed_kb=$(du -sk target | cut -f1)
+  avail_kb=$(df -Pk "$TARGET_CACHE" | awk 'NR == 2 {print $4}')
+  if [ "$avail_kb" -lt $((needed_kb + 2 * 1024 * 1024)) ]; then
+    echo "build: not storing target/ as a seed: $((needed_kb / 1024)) MB to copy, $((avail_kb / 1024)) MB free" >&2
+    return 0
+  fi
   local fresh="$TARGET_CACHE/target.new.$$" stale="$TARGET_CACHE/target.old.$$"
-  cp -a --reflink=auto target "$fresh"
+  if ! cp -a --reflink=auto target "$fresh"; then
+    echo "build: could not store target/ as a seed in $TARGET_CACHE" >&2
+    rm -rf "$fresh"
+    return 0
+  fi
+  rm -f "$TARGET_CACHE/key"
   [ ! -d "$TARGET_CACHE/target" ] || mv "$TARGET_CACHE/target" "$stale"
   mv "$fresh" "$TARGET_CACHE/target"
   echo "$key" >"$TARGET_CACHE/key"

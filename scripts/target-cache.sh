@@ -30,6 +30,7 @@ target_cache_key() {
 seed_target() {
   [ ! -e target ] && [ -d "$TARGET_CACHE/target" ] || return 0
   local started=$SECONDS
+  rm -rf target.seeding # left by a seeding that was interrupted
   if ! cp -a --reflink=auto "$TARGET_CACHE/target" target.seeding; then
     # A seed being replaced under the copy: build from scratch instead.
     echo "build: could not copy the seed in $TARGET_CACHE; building everything" >&2
@@ -62,15 +63,24 @@ store_target() {
     echo "build: not storing target/ as a seed: $((needed_kb / 1024)) MB to copy, $((avail_kb / 1024)) MB free" >&2
     return 0
   fi
-  local fresh="$TARGET_CACHE/target.new.$$" stale="$TARGET_CACHE/target.old.$$"
-  if ! cp -a --reflink=auto target "$fresh"; then
+  local fresh stale
+  fresh="$(mktemp -d "$TARGET_CACHE/target.new.XXXXXX")" || return 0
+  stale="$fresh.old"
+  if ! cp -a --reflink=auto target/. "$fresh"; then
     echo "build: could not store target/ as a seed in $TARGET_CACHE" >&2
     rm -rf "$fresh"
     return 0
   fi
+  # Another clone may be swapping its own copy in at the same moment: then
+  # one of the two copies wins, and the key may name the other's dependency
+  # set. Harmless: the key only decides when to refresh, and cargo checks
+  # every dependency it reuses.
   rm -f "$TARGET_CACHE/key"
-  [ ! -d "$TARGET_CACHE/target" ] || mv "$TARGET_CACHE/target" "$stale"
-  mv "$fresh" "$TARGET_CACHE/target"
+  mv -T "$TARGET_CACHE/target" "$stale" 2>/dev/null || true
+  if ! mv -T "$fresh" "$TARGET_CACHE/target" 2>/dev/null; then
+    rm -rf "$fresh" "$stale"
+    return 0
+  fi
   echo "$key" >"$TARGET_CACHE/key"
   rm -rf "$stale"
   echo "build: stored target/ as the seed for fresh clones ($TARGET_CACHE, $((SECONDS - started)) s)" >&2

@@ -26,24 +26,28 @@ target_cache_key() {
   } | sha256sum | cut -d' ' -f1
 }
 
-# Before the first build of a clone: `target/` from the seed, if there is one.
+# Before the first build of a clone: `target/` from the seed, if there is
+# one. Any step that fails leaves no `target/`: the build then starts from
+# scratch, never from a seed whose workspace crates were not cleaned.
 seed_target() {
   [ ! -e target ] && [ -d "$TARGET_CACHE/target" ] || return 0
-  local started=$SECONDS
+  local started=$SECONDS members=() packages=()
+  mapfile -t members < <(cargo metadata --locked --no-deps --format-version 1 | jq -r '.packages[].name')
+  if [ "${#members[@]}" -eq 0 ]; then
+    echo "build: could not list the workspace's crates; not seeding target/" >&2
+    return 0
+  fi
+  for member in "${members[@]}"; do packages+=(-p "$member"); done
   rm -rf target.seeding # left by a seeding that was interrupted
-  if ! cp -a --reflink=auto "$TARGET_CACHE/target" target.seeding; then
-    # A seed being replaced under the copy: build from scratch instead.
-    echo "build: could not copy the seed in $TARGET_CACHE; building everything" >&2
+  if ! cp -a --reflink=auto "$TARGET_CACHE/target" target.seeding ||
+    ! CARGO_TARGET_DIR=target.seeding cargo clean --quiet --release "${packages[@]}" ||
+    ! CARGO_TARGET_DIR=target.seeding cargo clean --quiet --release --target wasm32-wasip2 "${packages[@]}"; then
+    # For one, a seed being replaced under the copy.
+    echo "build: could not seed target/ from $TARGET_CACHE; building everything" >&2
     rm -rf target.seeding
     return 0
   fi
-  mv target.seeding target
-  local members=()
-  mapfile -t members < <(cargo metadata --locked --no-deps --format-version 1 | jq -r '.packages[].name')
-  local packages=()
-  for member in "${members[@]}"; do packages+=(-p "$member"); done
-  cargo clean --quiet --release "${packages[@]}"
-  cargo clean --quiet --release --target wasm32-wasip2 "${packages[@]}"
+  mv -T target.seeding target
   echo "build: seeded target/ from $TARGET_CACHE in $((SECONDS - started)) s (the workspace's crates are rebuilt)" >&2
 }
 

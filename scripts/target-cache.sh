@@ -5,10 +5,10 @@
 #
 # A seed, not a shared directory: each clone builds into its own `target/`,
 # so two clones never overwrite each other's binaries while one of them is
-# testing or serving. The workspace's own crates are cleaned after seeding:
-# cargo decides their freshness by file times, and a clone whose sources are
-# older than the seed's artifacts would otherwise take another commit's
-# build as its own. Dependencies are safe to reuse: cargo fingerprints them
+# testing or serving. The workspace's own crates are cleaned out of the copy
+# before it becomes `target/`: cargo decides their freshness by file times,
+# and a clone whose sources are older than the seed's artifacts would
+# otherwise take another commit's build as its own. Dependencies are safe to reuse: cargo fingerprints them
 # by version, features, profile and compiler.
 #
 # The seed is refreshed after a build whose dependency set (every

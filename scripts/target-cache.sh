@@ -12,15 +12,18 @@
 # by version, features, profile and compiler.
 #
 # The seed is refreshed after a build whose dependency set (every
-# Cargo.toml, Cargo.lock, the compiler) differs from the seed's, so it is
-# copied once per dependency change, not on every build.
+# Cargo.toml, Cargo.lock, the compiler, the build commands) differs from
+# the seed's, so it is copied once per such change, not on every build.
 
 TARGET_CACHE="${CARGO_HOME:-$HOME/.cargo}/target-cache/sales-api"
+BUILD_SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-# What the seed's dependency builds depend on.
+# What the seed's dependency builds depend on: the compiler, the manifests,
+# the lock file and the build commands.
 target_cache_key() {
   {
     rustc -vV
+    cat "$BUILD_SCRIPTS/build.sh" "$BUILD_SCRIPTS/guests.sh"
     find . -name Cargo.toml -not -path './target/*' -print0 | sort -z | xargs -0 sha256sum
     sha256sum Cargo.lock
   } | sha256sum | cut -d' ' -f1

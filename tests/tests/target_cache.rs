@@ -27,13 +27,14 @@ impl Scratch {
         self.0.join("cache")
     }
 
-    /// A clone: a workspace with one member crate and its lock file.
+    /// A clone: a workspace with one member crate and its lock file. Its
+    /// name is in its manifest, so no two clones share a dependency set.
     fn clone_named(&self, name: &str) -> PathBuf {
         let clone = self.0.join(name);
         fs::create_dir_all(clone.join("member/src")).unwrap();
         fs::write(
             clone.join("Cargo.toml"),
-            "[workspace]\nmembers = [\"member\"]\nresolver = \"2\"\n",
+            format!("[workspace]\nmembers = [\"member\"]\nresolver = \"2\"\n# {name}\n"),
         )
         .unwrap();
         fs::write(
@@ -179,13 +180,8 @@ fn two_clones_storing_at_once_leave_one_whole_copy() {
     let clones: Vec<PathBuf> = ["a", "b"]
         .iter()
         .map(|name| {
+            // Different dependency sets (clone_named), so that both store.
             let clone = scratch.clone_named(name);
-            // Different dependency sets, so that both store.
-            fs::write(
-                clone.join("Cargo.toml"),
-                format!("[workspace]\nmembers = [\"member\"]\nresolver = \"2\"\n# {name}\n"),
-            )
-            .unwrap();
             build_in(&clone, name);
             clone
         })

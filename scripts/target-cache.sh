@@ -1,15 +1,15 @@
 # Sourced by build.sh: a copy of the last build's `target/`, kept under
 # ~/.cargo so that a fresh clone on the same machine (CI's, for one) starts
 # from it and compiles only what changed, not wasmtime, rdkafka and the rest
-# of the dependencies again (about 20 minutes on 2 cores).
+# of the dependencies again (20 to 26 minutes on 2 cores).
 #
 # A seed, not a shared directory: each clone builds into its own `target/`,
 # so two clones never overwrite each other's binaries while one of them is
 # testing or serving. The workspace's own crates are cleaned out of the copy
 # before it becomes `target/`: cargo decides their freshness by file times,
 # and a clone whose sources are older than the seed's artifacts would
-# otherwise take another commit's build as its own. Dependencies are safe to reuse: cargo fingerprints them
-# by version, features, profile and compiler.
+# otherwise take another commit's build as its own. Dependencies are safe to
+# reuse: cargo fingerprints them by version, features, profile and compiler.
 #
 # The seed is refreshed after a build whose dependency set (every
 # Cargo.toml, Cargo.lock, the compiler, the build commands) differs from
